@@ -1,0 +1,70 @@
+// The commander program: global wiring, one register() per command, the one error -> exit-code map.
+import { Command, CommanderError } from 'commander';
+import { asClawError, ExitCode, UsageError } from './errors.js';
+import { processIO, type IO } from './io.js';
+import { registerCall } from './commands/call.js';
+import { registerStatus } from './commands/status.js';
+import { registerConfig } from './commands/config.js';
+import { registerHelp } from './commands/help.js';
+
+const CLAW_VERSION = '0.1.0';
+
+export interface Context {
+  io: IO;
+  /** Set by the command that ran. */
+  exitCode: number;
+}
+
+export function buildProgram(ctx: Context): Command {
+  const program = new Command('claw')
+    .description(
+      'One shared rate limit, priority queue and cache for a fleet of OpenClaw agents run from crontab.\n' +
+        'State lives in a SQLite file (--state-dir, CLAW_STATE_DIR, ~/.local/state/claw) shared by every claw process.',
+    )
+    .version(CLAW_VERSION, '-V, --version')
+    .helpCommand(false)
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => void ctx.io.stdout.write(text),
+      // Commander's own messages are reformatted in main() into one `claw:` line.
+      writeErr: () => undefined,
+    });
+  registerCall(program, ctx);
+  registerStatus(program, ctx);
+  registerConfig(program, ctx);
+  registerHelp(program, ctx);
+  program.addHelpText('after', '\nExit codes: run `claw help exit-codes`.');
+  return program;
+}
+
+
+function wantsJson(argv: string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end)).includes('--json');
+}
+
+export async function main(argv: string[], io: IO = processIO()): Promise<number> {
+  const ctx: Context = { io, exitCode: ExitCode.ok };
+  const program = buildProgram(ctx);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return ctx.exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return ExitCode.ok;
+      const message = err.message.replace(/^error:\s*/, '');
+      return report(io, new UsageError(`${message} (see \`claw ${argv[0] && !argv[0].startsWith('-') ? `${argv[0]} ` : ''}--help\`)`), wantsJson(argv));
+    }
+    return report(io, asClawError(err), wantsJson(argv));
+  }
+}
+
+function report(io: IO, err: ReturnType<typeof asClawError>, json: boolean): number {
+  if (json) {
+    io.stdout.write(`${JSON.stringify({ ok: false, error: { type: err.type, message: err.message, exitCode: err.exitCode } })}\n`);
+  } else {
+    io.stderr.write(`claw: ${err.message}\n`);
+  }
+  return err.exitCode;
+}

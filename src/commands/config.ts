@@ -1,0 +1,131 @@
+import type { Command } from 'commander';
+import type { Context } from '../cli.js';
+import { ConfigError, UsageError } from '../errors.js';
+import { configDir, configFile } from '../config/paths.js';
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/** `40` -> 40, `["a","b"]` -> array, `true` -> true; anything that is not JSON stays a string. */
+export function parseConfigValue(text: string): Json {
+  try {
+    return JSON.parse(text) as Json;
+  } catch {
+    return text;
+  }
+}
+
+function pathParts(path: string): string[] {
+  const parts = path.split('.');
+  if (parts.some((p) => p === '' || p === '__proto__' || p === 'constructor' || p === 'prototype')) {
+    throw new UsageError(`"${path}" is not a config path; use dot paths like gateways.nvidia.limit`);
+  }
+  return parts;
+}
+
+function getPath(object: unknown, parts: string[]): unknown {
+  return parts.reduce<unknown>((node, key) => (node && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined), object);
+}
+
+function withPath(object: Record<string, unknown>, parts: string[], value: unknown): Record<string, unknown> {
+  const copy = structuredClone(object);
+  let node: Record<string, unknown> = copy;
+  for (const key of parts.slice(0, -1)) {
+    if (typeof node[key] !== 'object' || node[key] === null) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  if (value === undefined) delete node[parts.at(-1)!];
+  else node[parts.at(-1)!] = value;
+  return copy;
+}
+
+function render(value: unknown, json: boolean): string {
+  if (!json && (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')) return `${String(value)}\n`;
+  return `${JSON.stringify(value, null, 2)}\n`;
+}
+
+export function registerConfig(program: Command, ctx: Context): void {
+  const config = program
+    .command('config')
+    .summary('read and change user configuration (gateways, cache, store)')
+    .description(
+      `User configuration lives in ${'$CLAW_CONFIG_DIR/config.json'} (default ~/.config/claw/config.json).\n` +
+        'Paths use dots. A gateway is { match, limit, window, burst, reserveLow, margin, baseUrl, apiKeyEnv };\n' +
+        'durations accept 500ms, 2s, 10m, 1h or plain seconds. Invalid values are refused (exit 78).',
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  claw config set gateways.nvidia.limit 40\n' +
+        '  claw config set gateways.nvidia.window 60s\n' +
+        '  claw config set gateways.mine.match \'["mine","mine-*"]\'\n' +
+        '  claw config get gateways.nvidia\n' +
+        '  claw config unset gateways.nvidia.burst\n' +
+        '  claw config list --json',
+    );
+
+  const open = async () => {
+    // A variable specifier keeps this a real import() in the CommonJS bundle: conf is an ES module.
+    const specifier = 'conf';
+    const { default: Conf } = (await import(specifier)) as typeof import('conf');
+    return new Conf<Record<string, unknown>>({ projectName: 'claw', cwd: configDir(ctx.io.env), configName: 'config', configFileMode: 0o600 });
+  };
+  const effective = async () => {
+    const { loadConfig, gatewayConfigs } = await import('../config/config.js');
+    const current = loadConfig(ctx.io.env);
+    return { ...current, gateways: gatewayConfigs(current) };
+  };
+  const change = async (path: string, value: unknown) => {
+    const parts = pathParts(path);
+    const { configProblem } = await import('../config/config.js');
+    const store = await open();
+    const candidate = withPath(store.store, parts, value);
+    const problem = configProblem(candidate);
+    if (problem) throw new ConfigError(`refused: ${problem}`);
+    if (value === undefined) store.delete(path);
+    else store.set(path, value);
+  };
+
+  config
+    .command('get')
+    .description('print the value at a dot path (built-in gateway settings included)')
+    .argument('<path>', 'e.g. gateways.nvidia.limit')
+    .option('--json', 'print JSON')
+    .action(async (path: string, raw: { json?: boolean }) => {
+      const value = getPath(await effective(), pathParts(path));
+      if (value === undefined) throw new UsageError(`${path} is not set`);
+      ctx.io.stdout.write(render(value, Boolean(raw.json)));
+    });
+
+  config
+    .command('set')
+    .description('set the value at a dot path (JSON values are parsed: numbers, lists, objects)')
+    .argument('<path>', 'e.g. gateways.nvidia.limit')
+    .argument('<value>', 'e.g. 40, 60s, \'["nvidia*"]\'')
+    .allowUnknownOption()
+    .action(async (path: string, value: string) => {
+      await change(path, parseConfigValue(value));
+    });
+
+  config
+    .command('unset')
+    .description('remove the value at a dot path (built-ins apply again)')
+    .argument('<path>', 'e.g. gateways.nvidia.burst')
+    .action(async (path: string) => {
+      await change(path, undefined);
+    });
+
+  config
+    .command('list')
+    .description('print the effective configuration, built-in gateways included')
+    .option('--json', 'print JSON (the default)')
+    .action(async () => {
+      ctx.io.stdout.write(render(await effective(), true));
+    });
+
+  config
+    .command('path')
+    .description('print where the config file is')
+    .action(() => {
+      ctx.io.stdout.write(`${configFile(ctx.io.env)}\n`);
+    });
+}

@@ -1,0 +1,31 @@
+// What the outside world provides, injected so tests can pass fakes.
+export interface Output {
+  write(text: string | Uint8Array): unknown;
+  isTTY?: boolean;
+}
+
+export interface IO {
+  stdout: Output;
+  stderr: Output;
+  stdin: NodeJS.ReadableStream;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  /** Wall clock in ms; CLAW_CLOCK_OFFSET_MS shifts it (for tests of skewed hosts). */
+  now(): number;
+}
+
+export function processIO(): IO {
+  const offset = Number(process.env.CLAW_CLOCK_OFFSET_MS ?? 0) || 0;
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    env: process.env,
+    cwd: process.cwd(),
+    now: () => Date.now() + offset,
+  };
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+}

@@ -1,0 +1,118 @@
+// Waiting for a slot across processes: register as a waiter with a lease, poll the store when a
+// slot may have freed, give way to live waiters that rank ahead, fall back or give up on time.
+import { randomUUID } from 'node:crypto';
+import { TempFailError } from '../errors.js';
+import { formatDuration } from '../duration.js';
+import { priorityName, type PriorityRank } from '../priority.js';
+import type { Store } from '../store/types.js';
+import { waitBucketName } from '../store/types.js';
+import type { Gateway } from './gateways.js';
+
+/** A waiter that misses refreshes for this long stops blocking the others (the contract says 2 s). */
+export const waiterLeaseMs = 1500;
+/** Waiters refresh their lease at least this often. */
+const pollMs = 500;
+
+export interface WaitProgress {
+  gateway: string;
+  priority: PriorityRank;
+  position: number;
+  waitedMs: number;
+  estimateMs: number;
+  reason: string;
+}
+
+export interface AcquireOptions {
+  gateway: Gateway;
+  priority: PriorityRank;
+  /** Give up after this long; undefined = wait until admitted. */
+  maxWaitMs?: number;
+  clock: () => number;
+  sleep: (ms: number) => Promise<void>;
+  onWait?: (progress: WaitProgress) => void;
+}
+
+export interface Admission {
+  gateway: Gateway;
+  admissionId?: string;
+  waitedMs: number;
+}
+
+/** Default patience: `low` waits 2 s, everything else until admitted. */
+export function defaultMaxWait(priority: PriorityRank): number | undefined {
+  return priority === 4 ? 2000 : undefined;
+}
+
+/** Waits for a slot. Returns undefined when `maxWaitMs` ran out (the waiter has left the queue). */
+export async function acquire(store: Store, options: AcquireOptions): Promise<Admission | undefined> {
+  const { gateway, priority } = options;
+  const started = options.clock();
+  if (!gateway.limited) {
+    await store.count(gateway.name, 'admitted');
+    return { gateway, waitedMs: 0 };
+  }
+  // A waiter that dies without leaving stops blocking the others when its lease runs out.
+  const waiterId = randomUUID();
+  for (;;) {
+      const result = await store.admit({ gateway, priority, waiterId, leaseMs: waiterLeaseMs, queue: true });
+      const waitedMs = options.clock() - started;
+      if (result.admitted) {
+        await store.count(gateway.name, waitBucketName(waitedMs));
+        return { gateway, admissionId: result.admissionId, waitedMs };
+      }
+      const remaining = options.maxWaitMs === undefined ? Infinity : options.maxWaitMs - waitedMs;
+      if (remaining <= 0) {
+        await store.leaveQueue(gateway.name, waiterId);
+        return undefined;
+      }
+      options.onWait?.({
+        gateway: gateway.name,
+        priority,
+        position: result.ahead + 1,
+        waitedMs,
+        estimateMs: Math.max(0, result.estimateAt - result.now),
+        reason: result.reason,
+      });
+      const untilChange = Math.max(5, result.wakeAt - result.now + 1);
+      await options.sleep(Math.min(untilChange, pollMs, remaining));
+  }
+}
+
+export interface FallbackChoice {
+  model: string;
+  gateway: Gateway;
+}
+
+export interface AdmitCallOptions extends AcquireOptions {
+  model?: string;
+  fallback?: FallbackChoice;
+}
+
+export interface CallAdmission extends Admission {
+  model?: string;
+  fellBack: boolean;
+}
+
+/**
+ * Admission for one call: wait on the primary gateway; when patience runs out, take the fallback
+ * model if its gateway has room right now, else give up (exit 75) and count it as dropped.
+ */
+export async function admitCall(store: Store, options: AdmitCallOptions): Promise<CallAdmission> {
+  const admission = await acquire(store, options);
+  if (admission) return { ...admission, ...(options.model ? { model: options.model } : {}), fellBack: false };
+  const waited = formatDuration(options.maxWaitMs ?? 0);
+  const name = priorityName(options.priority);
+  if (options.fallback) {
+    const fallback = await acquire(store, { ...options, gateway: options.fallback.gateway, maxWaitMs: 0 });
+    if (fallback) {
+      await store.count(options.gateway.name, 'fallbacks');
+      return { ...fallback, model: options.fallback.model, fellBack: true };
+    }
+    await store.count(options.gateway.name, 'dropped');
+    throw new TempFailError(
+      `gave up: no slot on ${options.gateway.name} within ${waited} (${name} priority) and fallback ${options.fallback.model} has no room either`,
+    );
+  }
+  await store.count(options.gateway.name, 'dropped');
+  throw new TempFailError(`gave up: no slot on ${options.gateway.name} within ${waited} (${name} priority); retry later or pass --fallback-model`);
+}

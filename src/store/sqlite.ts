@@ -1,0 +1,305 @@
+// The embedded store: one SQLite file in WAL mode; every change is one IMMEDIATE transaction,
+// so concurrent processes serialise on the file lock and a killed process rolls back.
+import Database from 'better-sqlite3';
+import { createRequire } from 'node:module';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { UnavailableError } from '../errors.js';
+import { decide, effectiveWindow } from '../limiter/admission.js';
+import type { Gateway } from '../limiter/gateways.js';
+import { priorities } from '../priority.js';
+import type { AdmitRequest, AdmitResult, CacheEntry, GatewayState, RunRecord, Store } from './types.js';
+
+const schemaVersion = 1;
+const schema = `
+create table if not exists meta (key text primary key, value integer not null);
+create table if not exists admissions (id text primary key, gateway text not null, at integer not null, priority integer not null);
+create index if not exists admissions_by_gateway on admissions (gateway, at);
+create table if not exists waiters (seq integer primary key autoincrement, id text not null unique, gateway text not null,
+  priority integer not null, lease_until integer not null, pid integer);
+create index if not exists waiters_by_gateway on waiters (gateway, priority, seq);
+create table if not exists blocks (gateway text primary key, until integer not null);
+create table if not exists counters (scope text not null, name text not null, value integer not null, primary key (scope, name));
+create table if not exists cache (key text primary key, category text not null, value text not null, stored_at integer not null, expires_at integer not null);
+create table if not exists leases (name text primary key, owner text not null, expires_at integer not null);
+create table if not exists runs (id integer primary key autoincrement, agent text not null, started_at integer not null,
+  ended_at integer not null, outcome text not null, detail text not null);
+create index if not exists runs_by_agent on runs (agent, started_at);
+`;
+
+export interface SqliteStoreOptions {
+  dir: string;
+  clock: () => number;
+  /** Test hook: hold every admission transaction open this long (to kill a process inside one). */
+  holdTransactionMs?: number;
+}
+
+function nativeBinding(): string {
+  return createRequire(import.meta.url).resolve('better-sqlite3/build/Release/better_sqlite3.node');
+}
+
+function isCorruption(err: unknown): boolean {
+  const code = (err as { code?: string }).code;
+  return code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT' || (typeof code === 'string' && code.startsWith('SQLITE_CORRUPT'));
+}
+
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  readonly location: string;
+  private readonly db: Database.Database;
+  private readonly clock: () => number;
+  private readonly holdMs: number;
+
+  constructor(options: SqliteStoreOptions) {
+    this.clock = options.clock;
+    this.holdMs = options.holdTransactionMs ?? 0;
+    mkdirSync(options.dir, { recursive: true, mode: 0o700 });
+    const file = join(options.dir, 'claw.db');
+    this.location = file;
+    // Create the file ourselves so it is 0600; SQLite gives its -wal and -shm files the same mode.
+    if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600));
+    try {
+      // Naming the addon skips the `bindings` package's search of the disk on every start.
+      this.db = new Database(file, { timeout: 10_000, nativeBinding: nativeBinding() });
+      if (this.db.pragma('user_version', { simple: true }) !== schemaVersion) this.migrate();
+      this.db.pragma('synchronous = NORMAL');
+    } catch (err) {
+      throw this.storeError(err);
+    }
+  }
+
+  private migrate(): void {
+    if (this.db.pragma('journal_mode', { simple: true }) !== 'wal') this.db.pragma('journal_mode = WAL');
+    this.db.transaction(() => {
+      this.db.exec(schema);
+      this.db.pragma(`user_version = ${schemaVersion}`);
+    }).immediate();
+  }
+
+  private storeError(err: unknown): Error {
+    if (isCorruption(err)) {
+      return new UnavailableError(
+        `state store ${this.location} is not a valid SQLite database (${(err as Error).message}); ` +
+          `stop claw processes, move it aside (mv ${this.location} ${this.location}.broken) and claw will start a new one`,
+      );
+    }
+    if ((err as { code?: string }).code === 'SQLITE_BUSY') {
+      return new UnavailableError(`state store ${this.location} stayed locked for 10s; another process holds it (${(err as Error).message})`);
+    }
+    return err instanceof Error ? err : new Error(String(err));
+  }
+
+  /** Runs `fn` in one IMMEDIATE transaction, with the store clock read inside it. */
+  private write<T>(fn: (now: number) => T): T {
+    try {
+      return this.db.transaction(() => fn(this.advanceClock())).immediate();
+    } catch (err) {
+      throw this.storeError(err);
+    }
+  }
+
+  private read<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw this.storeError(err);
+    }
+  }
+
+  /** max(local clock, highest time ever stored): a clock stepping back mints no capacity. */
+  private advanceClock(): number {
+    const row = this.db.prepare(`select value from meta where key = 'clock_high'`).get() as { value: number } | undefined;
+    const now = Math.max(this.clock(), row?.value ?? 0);
+    if (!row || now > row.value) {
+      this.db.prepare(`insert into meta (key, value) values ('clock_high', ?) on conflict (key) do update set value = excluded.value`).run(now);
+    }
+    return now;
+  }
+
+  async now(): Promise<number> {
+    return this.write((now) => now);
+  }
+
+  private windowTimes(gateway: Gateway, now: number): number[] {
+    const rows = this.db
+      .prepare(`select at from admissions where gateway = ? and at > ? order by at`)
+      .all(gateway.name, now - effectiveWindow(gateway)) as { at: number }[];
+    return rows.map((r) => r.at);
+  }
+
+  async admit(request: AdmitRequest): Promise<AdmitResult> {
+    const { gateway, priority, waiterId } = request;
+    return this.write((now) => {
+      if (this.holdMs > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, this.holdMs);
+      const db = this.db;
+      db.prepare(`delete from admissions where gateway = ? and at <= ?`).run(gateway.name, now - effectiveWindow(gateway));
+      db.prepare(`delete from waiters where lease_until < ?`).run(now);
+      const mine = db.prepare(`select seq from waiters where id = ?`).get(waiterId) as { seq: number } | undefined;
+      const ahead = (
+        mine
+          ? db.prepare(`select count(*) n from waiters where gateway = ? and id != ? and (priority < ? or (priority = ? and seq < ?))`)
+              .get(gateway.name, waiterId, priority, priority, mine.seq)
+          : db.prepare(`select count(*) n from waiters where gateway = ? and priority <= ?`).get(gateway.name, priority)
+      ) as { n: number };
+      const block = db.prepare(`select until from blocks where gateway = ?`).get(gateway.name) as { until: number } | undefined;
+      const decision = decide(gateway, priority, now, {
+        times: this.windowTimes(gateway, now),
+        ahead: ahead.n,
+        blockedUntil: block?.until ?? 0,
+      });
+      if (decision.admit) {
+        const admissionId = randomUUID();
+        db.prepare(`insert into admissions (id, gateway, at, priority) values (?, ?, ?, ?)`).run(admissionId, gateway.name, now, priority);
+        db.prepare(`delete from waiters where id = ?`).run(waiterId);
+        this.bump(gateway.name, 'admitted', 1);
+        return { admitted: true, admissionId, now };
+      }
+      if (request.queue) {
+        db.prepare(
+          `insert into waiters (id, gateway, priority, lease_until, pid) values (?, ?, ?, ?, ?)
+           on conflict (id) do update set lease_until = excluded.lease_until`,
+        ).run(waiterId, gateway.name, priority, now + request.leaseMs, process.pid);
+      }
+      const { admit: _admit, ...rest } = decision;
+      return { admitted: false, now, ahead: ahead.n, ...rest };
+    });
+  }
+
+  async markSent(gateway: Gateway, admissionId: string): Promise<void> {
+    this.write((now) => {
+      this.db.prepare(`update admissions set at = max(at, ?) where id = ? and gateway = ?`).run(now, admissionId, gateway.name);
+    });
+  }
+
+  async leaveQueue(_gateway: string, waiterId: string): Promise<void> {
+    this.write(() => this.db.prepare(`delete from waiters where id = ?`).run(waiterId));
+  }
+
+  async blockUntil(gateway: string, until: number): Promise<void> {
+    this.write(() =>
+      this.db
+        .prepare(`insert into blocks (gateway, until) values (?, ?) on conflict (gateway) do update set until = max(until, excluded.until)`)
+        .run(gateway, until),
+    );
+  }
+
+  private bump(scope: string, name: string, by: number): void {
+    this.db
+      .prepare(`insert into counters (scope, name, value) values (?, ?, ?) on conflict (scope, name) do update set value = value + excluded.value`)
+      .run(scope, name, by);
+  }
+
+  async count(scope: string, counter: string, by = 1): Promise<void> {
+    this.write(() => this.bump(scope, counter, by));
+  }
+
+  async gatewayState(gateway: Gateway): Promise<GatewayState> {
+    const now = Math.max(this.clock(), this.read(() => (this.db.prepare(`select value from meta where key = 'clock_high'`).get() as { value: number } | undefined)?.value ?? 0));
+    return this.read(() => {
+      const waiters = Object.fromEntries(priorities.map((p) => [p, 0])) as GatewayState['waiters'];
+      const rows = this.db
+        .prepare(`select priority, count(*) n from waiters where gateway = ? and lease_until >= ? group by priority`)
+        .all(gateway.name, now) as { priority: number; n: number }[];
+      for (const row of rows) waiters[priorities[row.priority - 1]!] = row.n;
+      const counters: Record<string, number> = {};
+      for (const row of this.db.prepare(`select name, value from counters where scope = ?`).all(gateway.name) as { name: string; value: number }[]) {
+        counters[row.name] = row.value;
+      }
+      const block = this.db.prepare(`select until from blocks where gateway = ?`).get(gateway.name) as { until: number } | undefined;
+      return { now, times: this.windowTimes(gateway, now), waiters, blockedUntil: block?.until ?? 0, counters };
+    });
+  }
+
+  async knownGateways(): Promise<string[]> {
+    return this.read(() =>
+      (this.db.prepare(`select gateway from admissions union select gateway from blocks union select scope from counters where scope not like 'cache%' union select gateway from waiters`).all() as { gateway: string }[]).map(
+        (r) => r.gateway,
+      ),
+    );
+  }
+
+  async cacheGet(key: string): Promise<CacheEntry | undefined> {
+    return this.read(() => {
+      const row = this.db.prepare(`select key, category, value, stored_at, expires_at from cache where key = ?`).get(key) as
+        | { key: string; category: string; value: string; stored_at: number; expires_at: number }
+        | undefined;
+      return row && { key: row.key, category: row.category, value: row.value, storedAt: row.stored_at, expiresAt: row.expires_at };
+    });
+  }
+
+  async cacheSet(entry: CacheEntry): Promise<void> {
+    this.write(() =>
+      this.db
+        .prepare(
+          `insert into cache (key, category, value, stored_at, expires_at) values (?, ?, ?, ?, ?)
+           on conflict (key) do update set category = excluded.category, value = excluded.value, stored_at = excluded.stored_at, expires_at = excluded.expires_at`,
+        )
+        .run(entry.key, entry.category, entry.value, entry.storedAt, entry.expiresAt),
+    );
+  }
+
+  async cacheClear(category?: string): Promise<number> {
+    return this.write(() =>
+      category === undefined
+        ? this.db.prepare(`delete from cache`).run().changes
+        : this.db.prepare(`delete from cache where category = ?`).run(category).changes,
+    );
+  }
+
+  async cacheEntries(): Promise<Omit<CacheEntry, 'value'>[]> {
+    return this.read(() =>
+      (this.db.prepare(`select key, category, stored_at, expires_at from cache order by key`).all() as {
+        key: string;
+        category: string;
+        stored_at: number;
+        expires_at: number;
+      }[]).map((r) => ({ key: r.key, category: r.category, storedAt: r.stored_at, expiresAt: r.expires_at })),
+    );
+  }
+
+  async acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    return this.write((now) => {
+      const row = this.db.prepare(`select owner, expires_at from leases where name = ?`).get(name) as { owner: string; expires_at: number } | undefined;
+      if (row && row.owner !== owner && row.expires_at > now) return false;
+      this.db
+        .prepare(`insert into leases (name, owner, expires_at) values (?, ?, ?) on conflict (name) do update set owner = excluded.owner, expires_at = excluded.expires_at`)
+        .run(name, owner, now + ttlMs);
+      return true;
+    });
+  }
+
+  async releaseLease(name: string, owner: string): Promise<void> {
+    this.write(() => this.db.prepare(`delete from leases where name = ? and owner = ?`).run(name, owner));
+  }
+
+  async saveRun(run: RunRecord): Promise<void> {
+    this.write(() =>
+      this.db
+        .prepare(`insert into runs (agent, started_at, ended_at, outcome, detail) values (?, ?, ?, ?, ?)`)
+        .run(run.agent, run.startedAt, run.endedAt, run.outcome, JSON.stringify(run.detail)),
+    );
+  }
+
+  async lastRuns(limitPerAgent: number): Promise<RunRecord[]> {
+    return this.read(() =>
+      (this.db
+        .prepare(
+          `select agent, started_at, ended_at, outcome, detail from (
+             select *, row_number() over (partition by agent order by started_at desc, id desc) rn from runs
+           ) where rn <= ? order by agent, started_at desc`,
+        )
+        .all(limitPerAgent) as { agent: string; started_at: number; ended_at: number; outcome: string; detail: string }[]).map((r) => ({
+        agent: r.agent,
+        startedAt: r.started_at,
+        endedAt: r.ended_at,
+        outcome: r.outcome,
+        detail: JSON.parse(r.detail),
+      })),
+    );
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}

@@ -1,0 +1,83 @@
+// Where shared state lives. Every method is one atomic step in the store, so separate
+// processes (and, with Redis, separate hosts) see one limit, one queue and one cache.
+import type { Decision } from '../limiter/admission.js';
+import type { Gateway } from '../limiter/gateways.js';
+import type { PriorityName, PriorityRank } from '../priority.js';
+
+export interface AdmitRequest {
+  gateway: Gateway;
+  priority: PriorityRank;
+  /** Stable for one request while it waits; it keeps its place in the queue. */
+  waiterId: string;
+  /** A waiter not refreshed within this many ms stops blocking the others. */
+  leaseMs: number;
+  /** Register as a waiter when not admitted (false = just try once). */
+  queue: boolean;
+}
+
+export type AdmitResult =
+  | { admitted: true; admissionId: string; now: number }
+  | ({ admitted: false; now: number; ahead: number } & Omit<Extract<Decision, { admit: false }>, 'admit'>);
+
+export type CounterName = 'admitted' | 'fallbacks' | 'dropped' | 'rateLimited' | 'retries' | 'cacheHits' | 'cacheMisses' | 'cacheStale';
+
+export interface GatewayState {
+  now: number;
+  /** Admission times inside the effective window, ascending. */
+  times: number[];
+  waiters: Record<PriorityName, number>;
+  blockedUntil: number;
+  counters: Record<string, number>;
+}
+
+export interface CacheEntry {
+  key: string;
+  category: string;
+  value: string;
+  storedAt: number;
+  expiresAt: number;
+}
+
+export interface RunRecord {
+  agent: string;
+  startedAt: number;
+  endedAt: number;
+  outcome: string;
+  detail: unknown;
+}
+
+export interface Store {
+  readonly kind: 'sqlite' | 'redis';
+  /** Where the state is, safe to print (no secrets). */
+  readonly location: string;
+  /** The store's clock: never goes backwards, whatever the local clock does. */
+  now(): Promise<number>;
+  admit(request: AdmitRequest): Promise<AdmitResult>;
+  /** Restarts an admission's window at the moment its request is actually sent. */
+  markSent(gateway: Gateway, admissionId: string): Promise<void>;
+  leaveQueue(gateway: string, waiterId: string): Promise<void>;
+  /** Every process backs off from this gateway until `until` (from an upstream 429). */
+  blockUntil(gateway: string, until: number): Promise<void>;
+  count(scope: string, counter: CounterName | string, by?: number): Promise<void>;
+  gatewayState(gateway: Gateway): Promise<GatewayState>;
+  /** Gateways the store has seen traffic for. */
+  knownGateways(): Promise<string[]>;
+  cacheGet(key: string): Promise<CacheEntry | undefined>;
+  cacheSet(entry: CacheEntry): Promise<void>;
+  cacheClear(category?: string): Promise<number>;
+  cacheEntries(): Promise<Omit<CacheEntry, 'value'>[]>;
+  /** Takes the named lease if it is free, expired or already ours. */
+  acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean>;
+  releaseLease(name: string, owner: string): Promise<void>;
+  saveRun(run: RunRecord): Promise<void>;
+  lastRuns(limitPerAgent: number): Promise<RunRecord[]>;
+  close(): Promise<void>;
+}
+
+/** Wait-time histogram buckets (upper bounds in ms) kept as counters `wait_le_<ms>`. */
+export const waitBuckets = [0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 30_000, 60_000, 120_000, 300_000, 600_000, Infinity];
+
+export function waitBucketName(ms: number): string {
+  const bound = waitBuckets.find((b) => ms <= b)!;
+  return `wait_le_${bound === Infinity ? 'inf' : bound}`;
+}
