@@ -53,7 +53,8 @@ export async function main(argv: string[], io: IO = processIO()): Promise<number
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return ExitCode.ok;
-      const message = err.message.replace(/^error:\s*/, '');
+      // One line: commander puts its "(Did you mean ...?)" suggestion on a line of its own.
+      const message = err.message.replace(/^error:\s*/, '').replace(/\s*\n\s*/g, ' ');
       return report(io, new UsageError(`${message} (see \`claw ${argv[0] && !argv[0].startsWith('-') ? `${argv[0]} ` : ''}--help\`)`), wantsJson(argv));
     }
     return report(io, asClawError(err), wantsJson(argv));

@@ -145,7 +145,7 @@ export function registerCall(program: Command, ctx: Context): void {
       const config = loadConfig(ctx.io.env);
       // Refuse bad input (unknown command, missing key) before the store is touched.
       const plan = planCall(options, config, ctx.io);
-      const store = await openStore({ env: ctx.io.env, config, clock: ctx.io.now, ...(raw.stateDir ? { stateDirFlag: raw.stateDir } : {}) });
+      const store = await openStore({ env: ctx.io.env, config, clock: ctx.io.now, diagnostics: ctx.io.stderr, ...(raw.stateDir ? { stateDirFlag: raw.stateDir } : {}) });
       try {
         ctx.exitCode = await runCall(options, plan, store, ctx.io);
       } finally {

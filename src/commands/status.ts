@@ -56,7 +56,7 @@ export function registerStatus(program: Command, ctx: Context): void {
         import('../limiter/report.js'),
       ]);
       const config = loadConfig(ctx.io.env);
-      const store = await openStore({ env: ctx.io.env, config, clock: ctx.io.now, ...(raw.stateDir ? { stateDirFlag: raw.stateDir } : {}) });
+      const store = await openStore({ env: ctx.io.env, config, clock: ctx.io.now, diagnostics: ctx.io.stderr, ...(raw.stateDir ? { stateDirFlag: raw.stateDir } : {}) });
       try {
         const gateways = allGateways(config);
         const configured = new Set(gateways.map((g) => g.name));

@@ -8,6 +8,8 @@ export interface OpenStoreOptions {
   config: ClawConfig;
   stateDirFlag?: string;
   clock: () => number;
+  /** Where the test hook CLAW_TEST_HOLD_TX_MS says that it holds a transaction open. */
+  diagnostics?: { write(text: string): unknown };
 }
 
 /** CLAW_STORE (or the `store` config key) selects the store; `sqlite` is the default. */
@@ -21,6 +23,6 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
   return new SqliteStore({
     dir: stateDir(options.env, options.stateDirFlag),
     clock: options.clock,
-    ...(hold > 0 ? { holdTransactionMs: hold } : {}),
+    ...(hold > 0 ? { holdTransactionMs: hold, onHold: () => options.diagnostics?.write('claw: test hook: holding a store transaction open\n') } : {}),
   });
 }

@@ -33,6 +33,7 @@ export interface SqliteStoreOptions {
   clock: () => number;
   /** Test hook: hold every admission transaction open this long (to kill a process inside one). */
   holdTransactionMs?: number;
+  onHold?: () => void;
 }
 
 function nativeBinding(): string {
@@ -50,10 +51,12 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly clock: () => number;
   private readonly holdMs: number;
+  private readonly onHold: (() => void) | undefined;
 
   constructor(options: SqliteStoreOptions) {
     this.clock = options.clock;
     this.holdMs = options.holdTransactionMs ?? 0;
+    this.onHold = options.onHold;
     mkdirSync(options.dir, { recursive: true, mode: 0o700 });
     const file = join(options.dir, 'claw.db');
     this.location = file;
@@ -131,7 +134,10 @@ export class SqliteStore implements Store {
   async admit(request: AdmitRequest): Promise<AdmitResult> {
     const { gateway, priority, waiterId } = request;
     return this.write((now) => {
-      if (this.holdMs > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, this.holdMs);
+      if (this.holdMs > 0) {
+        this.onHold?.();
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, this.holdMs);
+      }
       const db = this.db;
       db.prepare(`delete from admissions where gateway = ? and at <= ?`).run(gateway.name, now - effectiveWindow(gateway));
       db.prepare(`delete from waiters where lease_until < ?`).run(now);

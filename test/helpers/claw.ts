@@ -1,0 +1,84 @@
+// Runs the built bin as real OS processes with their own state and config dirs.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const repoRoot = resolve(__dirname, '..', '..');
+export const clawBin = join(repoRoot, 'bin', 'claw');
+
+export interface Sandbox {
+  root: string;
+  stateDir: string;
+  configDir: string;
+  env: NodeJS.ProcessEnv;
+  writeConfig(config: unknown): void;
+}
+
+export function sandbox(extraEnv: NodeJS.ProcessEnv = {}): Sandbox {
+  const root = mkdtempSync(join(tmpdir(), 'claw-test-'));
+  const stateDir = join(root, 'state');
+  const configDir = join(root, 'config');
+  mkdirSync(configDir, { recursive: true });
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: root,
+    CLAW_STATE_DIR: stateDir,
+    CLAW_CONFIG_DIR: configDir,
+    ...extraEnv,
+  };
+  return {
+    root,
+    stateDir,
+    configDir,
+    env,
+    writeConfig: (config) => writeFileSync(join(configDir, 'config.json'), JSON.stringify(config, null, 2)),
+  };
+}
+
+export interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function startClaw(args: string[], env: NodeJS.ProcessEnv, input?: string): ChildProcess {
+  const child = spawn(process.execPath, [clawBin, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stdin!.end(input ?? '');
+  return child;
+}
+
+export function finished(child: ChildProcess): Promise<Result> {
+  return new Promise((resolvePromise, reject) => {
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
+    child.once('error', reject);
+    child.once('close', (code, signal) => resolvePromise({ code: code ?? (signal ? 128 + 9 : -1), stdout, stderr }));
+  });
+}
+
+export function runClaw(args: string[], env: NodeJS.ProcessEnv, input?: string): Promise<Result> {
+  return finished(startClaw(args, env, input));
+}
+
+export async function statusJson(env: NodeJS.ProcessEnv): Promise<any> {
+  const result = await runClaw(['status', '--json'], env);
+  if (result.code !== 0) throw new Error(`status failed: ${result.stderr}`);
+  return JSON.parse(result.stdout);
+}
+
+export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 20_000, everyMs = 100): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`condition not met within ${timeoutMs}ms`);
+}
+
+/** A command that appends "<label> <epoch ms>" to a log file when it starts. */
+export function logStart(log: string, label = 'start'): string[] {
+  return ['sh', '-c', `echo "${label} $(date +%s%3N)" >> "${log}"`];
+}
