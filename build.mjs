@@ -4,6 +4,21 @@
 import { build } from 'esbuild';
 import { rmSync } from 'node:fs';
 
+// commander requires node:child_process at load time, only for executable subcommands, which
+// claw does not use. Loading it costs every cron start milliseconds: hand commander a lazy proxy.
+const lazyChildProcessInCommander = {
+  name: 'lazy-child-process-in-commander',
+  setup(b) {
+    b.onResolve({ filter: /^node:child_process$/ }, (args) =>
+      args.importer.includes('/node_modules/commander/') ? { path: 'lazy-child-process', namespace: 'claw-lazy' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'claw-lazy' }, () => ({
+      contents: "module.exports = new Proxy({}, { get: (_, key) => require('node:child_process')[key] });",
+      loader: 'js',
+    }));
+  },
+};
+
 rmSync('dist', { recursive: true, force: true });
 await build({
   entryPoints: ['src/cli.ts'],
@@ -18,4 +33,5 @@ await build({
   define: { 'import.meta.url': '__clawModuleUrl' },
   banner: { js: "const __clawModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
   logLevel: 'warning',
+  plugins: [lazyChildProcessInCommander],
 });

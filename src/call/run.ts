@@ -5,7 +5,7 @@ import type { IO } from '../io.js';
 import { sleep } from '../io.js';
 import { priorityName, type PriorityRank } from '../priority.js';
 import type { ClawConfig } from '../config/config.js';
-import { decide } from '../limiter/admission.js';
+import { decide, freeSlots } from '../limiter/admission.js';
 import { backoffDelay, type BackoffPolicy } from '../limiter/backoff.js';
 import { modelIdOf, resolveGateway, type Gateway } from '../limiter/gateways.js';
 import { admitCall, defaultMaxWait, type CallAdmission, type WaitProgress } from '../limiter/limiter.js';
@@ -156,7 +156,7 @@ async function dryRun(options: CallOptions, gateway: Gateway, store: Store, io: 
     .filter(([name]) => ['urgent', 'high', 'normal', 'low'].indexOf(name) < options.priority)
     .reduce((sum, [, n]) => sum + n, 0);
   const decision = gateway.limited ? decide(gateway, options.priority, state.now, { times: state.times, ahead, blockedUntil: state.blockedUntil }) : { admit: true as const };
-  const free = gateway.limited ? Math.max(0, gateway.limit - state.times.length) : null;
+  const free = gateway.limited ? freeSlots(gateway, options.priority, state.now, state.times) : null;
   const estimatedWaitMs = decision.admit ? 0 : Math.max(0, decision.estimateAt - state.now);
   const would: Record<string, unknown> = options.target.kind === 'command'
     ? { run: options.target.argv }

@@ -1,6 +1,6 @@
 // Waiting for a slot across processes: register as a waiter with a lease, poll the store when a
 // slot may have freed, give way to live waiters that rank ahead, fall back or give up on time.
-import { randomUUID } from 'node:crypto';
+import { uniqueId } from '../id.js';
 import { TempFailError } from '../errors.js';
 import { formatDuration } from '../duration.js';
 import { priorityName, type PriorityRank } from '../priority.js';
@@ -52,7 +52,7 @@ export async function acquire(store: Store, options: AcquireOptions): Promise<Ad
     return { gateway, waitedMs: 0 };
   }
   // A waiter that dies without leaving stops blocking the others when its lease runs out.
-  const waiterId = randomUUID();
+  const waiterId = uniqueId();
   for (;;) {
       const result = await store.admit({ gateway, priority, waiterId, leaseMs: waiterLeaseMs, queue: true });
       const waitedMs = options.clock() - started;

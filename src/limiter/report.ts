@@ -35,7 +35,7 @@ export function waitQuantile(counters: Record<string, number>, q: number): numbe
 export async function gatewayReport(store: Store, gateway: Gateway): Promise<GatewayReport> {
   const state = await store.gatewayState(gateway);
   const c = state.counters;
-  const used = state.times.length;
+  const used = state.used;
   const limited = gateway.limited;
   return {
     name: gateway.name,

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { createRequire } from 'node:module';
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { uniqueId } from '../id.js';
 import { UnavailableError } from '../errors.js';
 import { decide, effectiveWindow } from '../limiter/admission.js';
 import type { Gateway } from '../limiter/gateways.js';
@@ -124,10 +124,11 @@ export class SqliteStore implements Store {
     return this.write((now) => now);
   }
 
+  /** The oldest admissions in the window: limit + 1 of them decide everything admission needs. */
   private windowTimes(gateway: Gateway, now: number): number[] {
     const rows = this.db
-      .prepare(`select at from admissions where gateway = ? and at > ? order by at`)
-      .all(gateway.name, now - effectiveWindow(gateway)) as { at: number }[];
+      .prepare(`select at from admissions where gateway = ? and at > ? order by at limit ?`)
+      .all(gateway.name, now - effectiveWindow(gateway), Number.isFinite(gateway.limit) ? gateway.limit + 1 : -1) as { at: number }[];
     return rows.map((r) => r.at);
   }
 
@@ -155,7 +156,7 @@ export class SqliteStore implements Store {
         blockedUntil: block?.until ?? 0,
       });
       if (decision.admit) {
-        const admissionId = randomUUID();
+        const admissionId = uniqueId();
         db.prepare(`insert into admissions (id, gateway, at, priority) values (?, ?, ?, ?)`).run(admissionId, gateway.name, now, priority);
         db.prepare(`delete from waiters where id = ?`).run(waiterId);
         this.bump(gateway.name, 'admitted', 1);
@@ -213,7 +214,8 @@ export class SqliteStore implements Store {
         counters[row.name] = row.value;
       }
       const block = this.db.prepare(`select until from blocks where gateway = ?`).get(gateway.name) as { until: number } | undefined;
-      return { now, times: this.windowTimes(gateway, now), waiters, blockedUntil: block?.until ?? 0, counters };
+      const used = (this.db.prepare(`select count(*) n from admissions where gateway = ? and at > ?`).get(gateway.name, now - effectiveWindow(gateway)) as { n: number }).n;
+      return { now, used, times: this.windowTimes(gateway, now), waiters, blockedUntil: block?.until ?? 0, counters };
     });
   }
 

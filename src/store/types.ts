@@ -23,7 +23,9 @@ export type CounterName = 'admitted' | 'fallbacks' | 'dropped' | 'rateLimited' |
 
 export interface GatewayState {
   now: number;
-  /** Admission times inside the effective window, ascending. */
+  /** Admissions inside the effective window. */
+  used: number;
+  /** The oldest admission times inside the effective window (up to limit + 1), ascending. */
   times: number[];
   waiters: Record<PriorityName, number>;
   blockedUntil: number;

@@ -1,0 +1,89 @@
+// npm run bench: store admissions per second (1 and 8 processes), uncontended and contended
+// admission latency, and the cold start of `claw status --json` against `node -e 0`.
+// Everything is measured in this one run on this machine; figures are ratios and counts.
+import { build } from 'esbuild';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const work = mkdtempSync(join(tmpdir(), 'claw-bench-'));
+const worker = join(work, 'admit-worker.cjs');
+await build({
+  entryPoints: [join(root, 'bench/admit-worker.ts')],
+  outfile: worker,
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  define: { 'import.meta.url': '__clawModuleUrl' },
+  banner: { js: `const __clawModuleUrl = ${JSON.stringify(`file://${join(root, 'dist', 'cli.cjs')}`)};` },
+  logLevel: 'warning',
+});
+
+const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+
+function runWorkers(count, durationMs) {
+  const dir = join(work, `state-${count}`);
+  const startAt = Date.now() + 1500;
+  return Promise.all(
+    Array.from({ length: count }, () =>
+      new Promise((resolve, reject) => {
+        const child = spawn(process.execPath, [worker, dir, String(durationMs), String(startAt)], { stdio: ['ignore', 'pipe', 'inherit'] });
+        let out = '';
+        child.stdout.on('data', (d) => (out += d));
+        child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`worker exited ${code}`))));
+      }),
+    ),
+  ).then((results) => {
+    const latencies = results.flatMap((r) => r.latencies).sort((a, b) => a - b);
+    const admitted = results.reduce((sum, r) => sum + r.admitted, 0);
+    return { admittedPerSecond: Math.round(admitted / (durationMs / 1000)), p50: quantile(latencies, 0.5), p95: quantile(latencies, 0.95) };
+  });
+}
+
+function median(args, runs, env) {
+  const times = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = process.hrtime.bigint();
+    execFileSync(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'inherit'] });
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  return quantile(times.sort((a, b) => a - b), 0.5);
+}
+
+const durationMs = 3000;
+const one = await runWorkers(1, durationMs);
+const eight = await runWorkers(8, durationMs);
+
+const env = { ...process.env, CLAW_STATE_DIR: join(work, 'status-state'), CLAW_CONFIG_DIR: join(work, 'status-config') };
+execFileSync(process.execPath, [join(root, 'bin/claw'), 'status', '--json'], { env, stdio: 'ignore' });
+// Interleave the two so drifting machine load hits both alike.
+const nodeTimes = [];
+const statusTimes = [];
+for (let round = 0; round < 7; round++) {
+  nodeTimes.push(median(['-e', '0'], 3, env));
+  statusTimes.push(median([join(root, 'bin/claw'), 'status', '--json'], 3, env));
+}
+const nodeMs = quantile(nodeTimes.sort((a, b) => a - b), 0.5);
+const statusMs = quantile(statusTimes.sort((a, b) => a - b), 0.5);
+
+const f = (n) => n.toFixed(2);
+const report = {
+  machine: `${cpus().length} cores, node ${process.version}`,
+  sqlite: {
+    admissionsPerSecond1Process: one.admittedPerSecond,
+    admissionsPerSecond8Processes: eight.admittedPerSecond,
+    uncontendedLatencyMs: { p50: +f(one.p50), p95: +f(one.p95) },
+    contended8LatencyMs: { p50: +f(eight.p50), p95: +f(eight.p95) },
+  },
+  coldStart: { nodeMs: +f(nodeMs), statusJsonMs: +f(statusMs), ratio: +f(statusMs / nodeMs) },
+};
+console.log(`claw bench (${report.machine})`);
+console.log(`  sqlite admissions/s        1 process: ${one.admittedPerSecond}   8 processes: ${eight.admittedPerSecond}`);
+console.log(`  admission latency          uncontended p50 ${f(one.p50)} ms  p95 ${f(one.p95)} ms`);
+console.log(`                             8 processes p50 ${f(eight.p50)} ms  p95 ${f(eight.p95)} ms   (target p50 <= 2 ms)`);
+console.log(`  cold start                 claw status --json ${f(statusMs)} ms / node -e 0 ${f(nodeMs)} ms = ${f(statusMs / nodeMs)}x   (target <= 1.5x)`);
+console.log(JSON.stringify(report));
+rmSync(work, { recursive: true, force: true });
