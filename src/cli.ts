@@ -6,6 +6,10 @@ import { registerCall } from './commands/call.js';
 import { registerStatus } from './commands/status.js';
 import { registerConfig } from './commands/config.js';
 import { registerHelp } from './commands/help.js';
+import { registerHeartbeat } from './commands/heartbeat.js';
+import { registerPoll } from './commands/poll.js';
+import { registerCache } from './commands/cache.js';
+import { registerCron } from './commands/cron.js';
 
 const CLAW_VERSION = '0.1.0';
 
@@ -30,8 +34,12 @@ export function buildProgram(ctx: Context): Command {
       // Commander's own messages are reformatted in main() into one `claw:` line.
       writeErr: () => undefined,
     });
+  registerHeartbeat(program, ctx);
+  registerPoll(program, ctx);
   registerCall(program, ctx);
   registerStatus(program, ctx);
+  registerCache(program, ctx);
+  registerCron(program, ctx);
   registerConfig(program, ctx);
   registerHelp(program, ctx);
   program.addHelpText('after', '\nExit codes: run `claw help exit-codes`.');

@@ -23,6 +23,7 @@ create table if not exists blocks (gateway text primary key, until integer not n
 create table if not exists counters (scope text not null, name text not null, value integer not null, primary key (scope, name));
 create table if not exists cache (key text primary key, category text not null, value text not null, stored_at integer not null, expires_at integer not null);
 create table if not exists leases (name text primary key, owner text not null, expires_at integer not null);
+create table if not exists state (key text primary key, value text not null);
 create table if not exists runs (id integer primary key autoincrement, agent text not null, started_at integer not null,
   ended_at integer not null, outcome text not null, detail text not null);
 create index if not exists runs_by_agent on runs (agent, started_at);
@@ -209,19 +210,28 @@ export class SqliteStore implements Store {
         .prepare(`select priority, count(*) n from waiters where gateway = ? and lease_until >= ? group by priority`)
         .all(gateway.name, now) as { priority: number; n: number }[];
       for (const row of rows) waiters[priorities[row.priority - 1]!] = row.n;
-      const counters: Record<string, number> = {};
-      for (const row of this.db.prepare(`select name, value from counters where scope = ?`).all(gateway.name) as { name: string; value: number }[]) {
-        counters[row.name] = row.value;
-      }
+      const counters = this.countersOf(gateway.name);
       const block = this.db.prepare(`select until from blocks where gateway = ?`).get(gateway.name) as { until: number } | undefined;
       const used = (this.db.prepare(`select count(*) n from admissions where gateway = ? and at > ?`).get(gateway.name, now - effectiveWindow(gateway)) as { n: number }).n;
       return { now, used, times: this.windowTimes(gateway, now), waiters, blockedUntil: block?.until ?? 0, counters };
     });
   }
 
+  private countersOf(scope: string): Record<string, number> {
+    const counters: Record<string, number> = {};
+    for (const row of this.db.prepare(`select name, value from counters where scope = ?`).all(scope) as { name: string; value: number }[]) {
+      counters[row.name] = row.value;
+    }
+    return counters;
+  }
+
+  async counters(scope: string): Promise<Record<string, number>> {
+    return this.read(() => this.countersOf(scope));
+  }
+
   async knownGateways(): Promise<string[]> {
     return this.read(() =>
-      (this.db.prepare(`select gateway from admissions union select gateway from blocks union select scope from counters where scope not like 'cache%' union select gateway from waiters`).all() as { gateway: string }[]).map(
+      (this.db.prepare(`select gateway from admissions union select gateway from blocks union select scope from counters where scope != 'cache' union select gateway from waiters`).all() as { gateway: string }[]).map(
         (r) => r.gateway,
       ),
     );
@@ -279,6 +289,26 @@ export class SqliteStore implements Store {
 
   async releaseLease(name: string, owner: string): Promise<void> {
     this.write(() => this.db.prepare(`delete from leases where name = ? and owner = ?`).run(name, owner));
+  }
+
+  async leaseHolder(name: string): Promise<{ owner: string; expiresAt: number } | undefined> {
+    const now = await this.now();
+    return this.read(() => {
+      const row = this.db.prepare(`select owner, expires_at from leases where name = ? and expires_at > ?`).get(name, now) as
+        | { owner: string; expires_at: number }
+        | undefined;
+      return row && { owner: row.owner, expiresAt: row.expires_at };
+    });
+  }
+
+  async stateGet(key: string): Promise<string | undefined> {
+    return this.read(() => (this.db.prepare(`select value from state where key = ?`).get(key) as { value: string } | undefined)?.value);
+  }
+
+  async stateSet(key: string, value: string): Promise<void> {
+    this.write(() =>
+      this.db.prepare(`insert into state (key, value) values (?, ?) on conflict (key) do update set value = excluded.value`).run(key, value),
+    );
   }
 
   async saveRun(run: RunRecord): Promise<void> {

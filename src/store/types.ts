@@ -62,6 +62,7 @@ export interface Store {
   blockUntil(gateway: string, until: number): Promise<void>;
   count(scope: string, counter: CounterName | string, by?: number): Promise<void>;
   gatewayState(gateway: Gateway): Promise<GatewayState>;
+  counters(scope: string): Promise<Record<string, number>>;
   /** Gateways the store has seen traffic for. */
   knownGateways(): Promise<string[]>;
   cacheGet(key: string): Promise<CacheEntry | undefined>;
@@ -71,6 +72,11 @@ export interface Store {
   /** Takes the named lease if it is free, expired or already ours. */
   acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean>;
   releaseLease(name: string, owner: string): Promise<void>;
+  /** Who holds the named lease and until when, if anyone does. */
+  leaseHolder(name: string): Promise<{ owner: string; expiresAt: number } | undefined>;
+  /** Long-lived state documents (per-agent task memory): no TTL, not touched by `cache clear`. */
+  stateGet(key: string): Promise<string | undefined>;
+  stateSet(key: string, value: string): Promise<void>;
   saveRun(run: RunRecord): Promise<void>;
   lastRuns(limitPerAgent: number): Promise<RunRecord[]>;
   close(): Promise<void>;

@@ -1,0 +1,118 @@
+// The shared cache: TTL by category, single-flight refresh across processes, stale-if-error.
+import { parseDuration } from '../duration.js';
+import type { ClawConfig } from '../config/config.js';
+import type { Store } from '../store/types.js';
+
+/** TTLs from the seed: task sources 5 min, agent lists 1 h, knowledge and user data 1 day. */
+export const defaultTtlMs: Record<string, number> = {
+  workboard: 5 * 60_000,
+  multica: 5 * 60_000,
+  config: 60 * 60_000,
+  knowledge: 24 * 60 * 60_000,
+  user: 24 * 60 * 60_000,
+};
+const fallbackTtlMs = 5 * 60_000;
+const defaultStaleForMs = 60 * 60_000;
+
+export interface CachePolicy {
+  ttlMs(category: string): number;
+  staleForMs: number;
+}
+
+export function cachePolicy(config: ClawConfig): CachePolicy {
+  const overrides = config.cache?.ttl ?? {};
+  return {
+    ttlMs: (category) => {
+      const override = overrides[category];
+      return override !== undefined ? parseDuration(override)! : (defaultTtlMs[category] ?? fallbackTtlMs);
+    },
+    staleForMs: config.cache?.staleFor !== undefined ? parseDuration(config.cache.staleFor)! : defaultStaleForMs,
+  };
+}
+
+export interface Cached<T> {
+  value: T;
+  /** fresh: fetched now; hit: from the cache within TTL; stale: refresh failed, last good value used. */
+  from: 'fresh' | 'hit' | 'stale';
+  ageMs: number;
+  /** Why the refresh failed, when `from` is stale. */
+  error?: string;
+}
+
+export class SourceError extends Error {}
+
+export interface CachedOptions<T> {
+  key: string;
+  category: string;
+  policy: CachePolicy;
+  /** How long one refresh may take: a leader that holds the lease longer is presumed dead. */
+  leaseMs: number;
+  owner: string;
+  refresh: () => Promise<T>;
+  /** Refresh even when the cached value is within its TTL (claw poll). */
+  force?: boolean;
+  clock: () => number;
+  sleep: (ms: number) => Promise<void>;
+}
+
+const followerPollMs = 100;
+/** A failed refresh is remembered this long so the processes waiting on it do not retry at once. */
+const failureMemoryMs = 30_000;
+
+/**
+ * One value shared by every process: within its TTL it is read from the store; past it, exactly
+ * one process (the lease holder) refreshes while the others wait for its result. When the refresh
+ * fails, the last good value is served, marked stale, for up to `staleForMs`.
+ */
+export async function cached<T>(store: Store, options: CachedOptions<T>): Promise<Cached<T>> {
+  const { key, category, policy } = options;
+  const leaseName = `refresh:${key}`;
+  const failureKey = `failure:${key}`;
+  const seen = await store.cacheGet(key);
+  const now = options.clock();
+  if (seen && !options.force && seen.expiresAt > now) {
+    await store.count('cache', 'cacheHits');
+    return { value: JSON.parse(seen.value) as T, from: 'hit', ageMs: now - seen.storedAt };
+  }
+  await store.count('cache', 'cacheMisses');
+  const waitStarted = options.clock();
+  for (;;) {
+    if (await store.acquireLease(leaseName, options.owner, options.leaseMs)) {
+      try {
+        // Another process may have refreshed between our read and taking the lease.
+        const latest = await store.cacheGet(key);
+        if (latest && latest.storedAt > (seen?.storedAt ?? -1)) {
+          return { value: JSON.parse(latest.value) as T, from: 'hit', ageMs: options.clock() - latest.storedAt };
+        }
+        const value = await options.refresh();
+        const storedAt = options.clock();
+        await store.cacheSet({ key, category, value: JSON.stringify(value), storedAt, expiresAt: storedAt + policy.ttlMs(category) });
+        return { value, from: 'fresh', ageMs: 0 };
+      } catch (err) {
+        const reason = err instanceof Error ? err.message : String(err);
+        const at = options.clock();
+        await store.cacheSet({ key: failureKey, category: 'failure', value: JSON.stringify(reason), storedAt: at, expiresAt: at + failureMemoryMs });
+        return staleOrThrow(store, key, policy, reason, options.clock());
+      } finally {
+        await store.releaseLease(leaseName, options.owner);
+      }
+    }
+    // Someone else is refreshing: wait for their value (or their failure) instead of calling too.
+    await options.sleep(followerPollMs);
+    const latest = await store.cacheGet(key);
+    if (latest && latest.storedAt > (seen?.storedAt ?? -1)) {
+      return { value: JSON.parse(latest.value) as T, from: 'hit', ageMs: options.clock() - latest.storedAt };
+    }
+    const failure = await store.cacheGet(failureKey);
+    if (failure && failure.storedAt >= waitStarted) return staleOrThrow(store, key, policy, JSON.parse(failure.value) as string, options.clock());
+  }
+}
+
+async function staleOrThrow<T>(store: Store, key: string, policy: CachePolicy, reason: string, now: number): Promise<Cached<T>> {
+  const last = await store.cacheGet(key);
+  if (last && now - last.storedAt <= policy.staleForMs) {
+    await store.count('cache', 'cacheStale');
+    return { value: JSON.parse(last.value) as T, from: 'stale', ageMs: now - last.storedAt, error: reason };
+  }
+  throw new SourceError(reason);
+}

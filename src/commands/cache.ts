@@ -1,0 +1,63 @@
+import type { Command } from 'commander';
+import type { Context } from '../cli.js';
+import { formatDuration } from '../duration.js';
+import { stateDirOption } from './options.js';
+
+export function registerCache(program: Command, ctx: Context): void {
+  const cache = program
+    .command('cache')
+    .summary('show or clear the shared cache of task-source results')
+    .description(
+      'Cached results are shared by every claw process. TTL by category: workboard and multica 5m,\n' +
+        'config (agent lists) 1h, knowledge and user 1d, others 5m; set cache.ttl.<category> to change.\n' +
+        'A failed refresh serves the last good value, marked stale, for up to cache.staleFor (1h).',
+    )
+    .addHelpText('after', '\nExamples:\n  claw cache stats\n  claw cache stats --json\n  claw cache clear workboard\n  claw cache clear');
+
+  const open = async (stateDir?: string) => {
+    const [{ loadConfig }, { openStore }] = await Promise.all([import('../config/config.js'), import('../store/open.js')]);
+    const config = loadConfig(ctx.io.env);
+    return openStore({ env: ctx.io.env, config, clock: ctx.io.now, diagnostics: ctx.io.stderr, ...(stateDir ? { stateDirFlag: stateDir } : {}) });
+  };
+
+  cache
+    .command('stats')
+    .description('entries per category, fresh or stale, and the hit rate')
+    .option('--json', 'print JSON')
+    .addOption(stateDirOption())
+    .action(async (raw: { json?: boolean; stateDir?: string }) => {
+      const store = await open(raw.stateDir);
+      try {
+        const { cacheStats } = await import('../cache/stats.js');
+        const stats = await cacheStats(store, ctx.io.now());
+        if (raw.json) {
+          ctx.io.stdout.write(`${JSON.stringify({ ok: true, ...stats }, null, 2)}\n`);
+          return;
+        }
+        ctx.io.stdout.write('CATEGORY    ENTRIES  FRESH  STALE  OLDEST\n');
+        for (const c of stats.categories) {
+          ctx.io.stdout.write(
+            `${c.category.padEnd(10)}  ${String(c.entries).padEnd(7)}  ${String(c.fresh).padEnd(5)}  ${String(c.stale).padEnd(5)}  ${c.oldestAgeMs === null ? '-' : formatDuration(c.oldestAgeMs)}\n`,
+          );
+        }
+        ctx.io.stdout.write(`hits ${stats.hits}, misses ${stats.misses}, stale served ${stats.staleServed}, hit rate ${stats.hitRate === null ? '-' : `${Math.round(stats.hitRate * 100)}%`}\n`);
+      } finally {
+        await store.close();
+      }
+    });
+
+  cache
+    .command('clear')
+    .description('remove cached entries (all, or one category)')
+    .argument('[category]', 'e.g. workboard, multica, config')
+    .addOption(stateDirOption())
+    .action(async (category: string | undefined, raw: { stateDir?: string }) => {
+      const store = await open(raw.stateDir);
+      try {
+        const removed = await store.cacheClear(category);
+        ctx.io.stdout.write(`removed ${removed} entr${removed === 1 ? 'y' : 'ies'}${category ? ` in ${category}` : ''}\n`);
+      } finally {
+        await store.close();
+      }
+    });
+}

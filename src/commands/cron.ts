@@ -1,0 +1,87 @@
+import { mkdirSync, realpathSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import type { Context } from '../cli.js';
+import { UnavailableError } from '../errors.js';
+import { stateDir } from '../config/paths.js';
+import { heartbeatsDirOption, shellQuote } from './roster-options.js';
+
+interface RawCronOptions {
+  heartbeatsDir?: string;
+  logDir?: string;
+  dryRun?: boolean;
+}
+
+export function registerCron(program: Command, ctx: Context): void {
+  const cron = program
+    .command('cron')
+    .summary('print or install the crontab for the roster')
+    .description(
+      'One line per agent (`claw heartbeat <agent>` on its schedule, CRON_TZ per time zone), the poll line\n' +
+        'every 5 minutes, and a log file per line. `install` replaces the marked block in your crontab\n' +
+        'and keeps everything else; running it twice changes nothing.',
+    )
+    .addHelpText('after', '\nExamples:\n  claw cron print\n  claw cron install --dry-run\n  claw cron install --log-dir /var/log/claw');
+
+  const block = async (raw: RawCronOptions) => {
+    const [{ loadConfig }, { heartbeatsDir, loadRoster }, { crontabBlock }] = await Promise.all([
+      import('../config/config.js'),
+      import('../config/roster.js'),
+      import('../heartbeat/cron.js'),
+    ]);
+    const config = loadConfig(ctx.io.env);
+    const dir = heartbeatsDir(ctx.io.env, config, ctx.io.cwd, raw.heartbeatsDir);
+    const roster = loadRoster(dir);
+    const logDir = raw.logDir ?? join(stateDir(ctx.io.env), 'logs');
+    const bin = realpathSync(process.argv[1] ?? 'claw');
+    const env: Record<string, string> = { CLAW_HEARTBEATS_DIR: dir };
+    for (const key of ['CLAW_STATE_DIR', 'CLAW_CONFIG_DIR', 'CLAW_STORE'] as const) {
+      if (ctx.io.env[key]) env[key] = ctx.io.env[key]!;
+    }
+    return { text: crontabBlock(roster, { command: `${shellQuote(process.execPath)} ${shellQuote(bin)}`, logDir, env }), logDir };
+  };
+
+  cron
+    .command('print')
+    .description('print the crontab block for the roster')
+    .addOption(heartbeatsDirOption())
+    .option('--log-dir <dir>', 'where each line appends its output (default: <state dir>/logs)')
+    .action(async (raw: RawCronOptions) => {
+      ctx.io.stdout.write((await block(raw)).text);
+    });
+
+  cron
+    .command('install')
+    .description("replace claw's block in your crontab (idempotent)")
+    .addOption(heartbeatsDirOption())
+    .option('--log-dir <dir>', 'where each line appends its output (default: <state dir>/logs)')
+    .option('--dry-run', 'print the crontab that would be installed; change nothing')
+    .action(async (raw: RawCronOptions) => {
+      const [{ replaceBlock }, { execFileSync }] = await Promise.all([import('../heartbeat/cron.js'), import('node:child_process')]);
+      const { text, logDir } = await block(raw);
+      let current = '';
+      try {
+        current = execFileSync('crontab', ['-l'], { env: ctx.io.env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException & { stderr?: string };
+        if (e.code === 'ENOENT') throw new UnavailableError('crontab not found on PATH: install cron (apt-get install cron) or use `claw cron print`');
+        if (!/no crontab/i.test(String(e.stderr))) throw new UnavailableError(`crontab -l failed: ${String(e.stderr).trim()}`);
+      }
+      const next = replaceBlock(current, text);
+      if (raw.dryRun) {
+        ctx.io.stdout.write(`[dry run] would install this crontab:\n${next}`);
+        return;
+      }
+      if (next === current) {
+        ctx.io.stdout.write('crontab already up to date\n');
+        return;
+      }
+      mkdirSync(logDir, { recursive: true, mode: 0o700 });
+      try {
+        execFileSync('crontab', ['-'], { env: ctx.io.env, input: next, stdio: ['pipe', 'ignore', 'pipe'] });
+      } catch (err) {
+        throw new UnavailableError(`crontab - failed: ${String((err as { stderr?: string }).stderr ?? (err as Error).message).trim()}`);
+      }
+      ctx.io.stdout.write(`installed the claw block (${text.split('\n').filter((l) => /^\S+ \S+ \S+ \S+ \S+ /.test(l)).length} lines) in your crontab; logs in ${logDir}\n`);
+    });
+}

@@ -1,0 +1,91 @@
+import type { Command } from 'commander';
+import type { Context } from '../cli.js';
+import { ExitCode } from '../errors.js';
+import { sleep } from '../io.js';
+import { stateDirOption } from './options.js';
+import { heartbeatsDirOption, shellQuote } from './roster-options.js';
+import type { HeartbeatReport } from '../heartbeat/run.js';
+
+interface RawHeartbeatOptions {
+  dryRun?: boolean;
+  json?: boolean;
+  splay: boolean;
+  heartbeatsDir?: string;
+  stateDir?: string;
+}
+
+export function formatHeartbeat(report: HeartbeatReport): string {
+  const out: string[] = [];
+  const d = report.dispatch;
+  const head = {
+    idle: 'idle: nothing to do, no model call',
+    dispatched: `${report.dryRun ? 'would dispatch' : 'dispatched'} ${d?.tasks.length ?? 0} task(s)`,
+    degraded: d ? `degraded: ${report.dryRun ? 'would dispatch' : 'dispatched'} ${d.tasks.length} task(s) with a source unavailable` : 'degraded: a source is unavailable; nothing to do in the others',
+    failed: `failed: ${report.error ?? ''}`,
+    skipped: `skipped: ${report.error ?? ''}`,
+  }[report.outcome];
+  out.push(`${report.agent}: ${report.dryRun ? '[dry run] ' : ''}${head}`);
+  if (report.outcome === 'skipped') return `${out.join('\n')}\n`;
+  out.push(`  sources: ${report.sources.map((s) => `${s.source} ${s.state}${s.state === 'ok' ? ` (${s.tasks} task(s))` : s.detail ? ` (${s.detail})` : ''}`).join('; ')}`);
+  const c = report.counts;
+  out.push(`  claimable ${c.claimable}, blocked ${c.blocked}, in progress ${c.inProgress}, stalled ${c.suspected} suspected / ${c.confirmed} confirmed, paused ${c.paused}`);
+  for (const b of report.blocked) out.push(`  blocked: [${b.source} ${b.id}] ${b.title}${b.waitingOn.length ? ` (waiting on ${b.waitingOn.join(', ')})` : ''}`);
+  for (const t of report.claimable) out.push(`  to do: [${t.source} ${t.id}] ${t.title} (${t.priority}, round ${t.rounds + (d ? 1 : 0)})`);
+  for (const t of report.recover) out.push(`  recover: [${t.source} ${t.id}] ${t.title}`);
+  for (const t of report.paused) out.push(`  paused: [${t.source} ${t.id}] ${t.title} (after ${t.rounds} rounds)`);
+  if (d) {
+    out.push(`  dispatch via ${d.gateway} (${d.priority}, model ${d.model})${d.exitCode !== undefined ? `: exit ${d.exitCode ?? 'none'}` : ''}`);
+    if (report.dryRun) out.push(`[dry run] would run: ${d.argv.map(shellQuote).join(' ')}`);
+  }
+  for (const n of report.notifications) out.push(`  escalation ${n.condition}: ${n.sent ? 'notified' : `not sent (${n.error})`}`);
+  for (const w of report.warnings) out.push(`  warning: ${w}`);
+  return `${out.join('\n')}\n`;
+}
+
+export function registerHeartbeat(program: Command, ctx: Context): void {
+  program
+    .command('heartbeat')
+    .summary("check one agent's three task sources; wake it only when there is work")
+    .description(
+      'Run by crontab, one line per agent. Checks WorkBoard cards, Multica issues and todo docs in the\n' +
+        "agent's workspace (shared sources through the shared cache), then: nothing to do -> idle, no model\n" +
+        'call; claimable tasks (dependencies met) or confirmed stalls -> exactly one dispatch through the\n' +
+        'shared limit. One run per agent at a time; a second is skipped. Idle runs print nothing off a TTY.',
+    )
+    .argument('<agent>', 'agent id from the roster, e.g. coo')
+    .option('--dry-run', 'show the decision and the exact dispatch command; dispatch and record nothing')
+    .option('--json', 'print the full report as JSON')
+    .option('--no-splay', "skip the agent's deterministic start delay (cron runs use it off a TTY)")
+    .addOption(heartbeatsDirOption())
+    .addOption(stateDirOption())
+    .addHelpText('after', '\nExamples:\n  claw heartbeat coo --dry-run\n  claw heartbeat coo --json --no-splay\n  */10 * * * * claw heartbeat coo   # crontab; see `claw cron print`\n\nExit: 0 idle, dispatched, degraded or skipped; 75 when the dispatch failed.')
+    .action(async (agentId: string, raw: RawHeartbeatOptions) => {
+      const [{ loadConfig }, { heartbeatsDir, loadRoster, findAgent }, { openStore }, { runHeartbeat }] = await Promise.all([
+        import('../config/config.js'),
+        import('../config/roster.js'),
+        import('../store/open.js'),
+        import('../heartbeat/run.js'),
+      ]);
+      const config = loadConfig(ctx.io.env);
+      const agent = findAgent(loadRoster(heartbeatsDir(ctx.io.env, config, ctx.io.cwd, raw.heartbeatsDir)), agentId);
+      const store = await openStore({ env: ctx.io.env, config, clock: ctx.io.now, diagnostics: ctx.io.stderr, ...(raw.stateDir ? { stateDirFlag: raw.stateDir } : {}) });
+      try {
+        const report = await runHeartbeat(agent, {
+          store,
+          config,
+          env: ctx.io.env,
+          clock: ctx.io.now,
+          sleep,
+          splay: raw.splay && !ctx.io.stdout.isTTY,
+          dryRun: Boolean(raw.dryRun),
+        });
+        if (raw.json) ctx.io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+        else if (report.outcome === 'skipped') ctx.io.stderr.write(`claw: heartbeat ${agent.id} skipped: ${report.error}\n`);
+        // Cron-quiet: an idle run off a TTY prints nothing, so cron mails only what matters.
+        else if (report.outcome !== 'idle' || ctx.io.stdout.isTTY || report.dryRun) ctx.io.stdout.write(formatHeartbeat(report));
+        ctx.exitCode = report.outcome === 'failed' ? ExitCode.tempFail : ExitCode.ok;
+      } finally {
+        await store.close();
+      }
+    });
+}

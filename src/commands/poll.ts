@@ -1,0 +1,49 @@
+import type { Command } from 'commander';
+import type { Context } from '../cli.js';
+import { sleep } from '../io.js';
+import { stateDirOption } from './options.js';
+import { heartbeatsDirOption } from './roster-options.js';
+
+export function registerPoll(program: Command, ctx: Context): void {
+  program
+    .command('poll')
+    .summary('refresh every task source for the whole fleet now, so heartbeats hit a warm cache')
+    .description(
+      "The coordinated poll: one Multica issue list per workspace, one agent list, one WorkBoard list per\n" +
+        'board, ignoring the TTL, stored in the shared cache; then per-agent counts. Meant for one crontab\n' +
+        'line every 5 minutes (see `claw cron print`).',
+    )
+    .option('--json', 'print the report as JSON')
+    .addOption(heartbeatsDirOption())
+    .addOption(stateDirOption())
+    .addHelpText('after', '\nExamples:\n  claw poll\n  claw poll --json\n  */5 * * * * claw poll   # crontab')
+    .action(async (raw: { json?: boolean; heartbeatsDir?: string; stateDir?: string }) => {
+      const [{ loadConfig }, { heartbeatsDir, loadRoster }, { openStore }, { pollFleet }] = await Promise.all([
+        import('../config/config.js'),
+        import('../config/roster.js'),
+        import('../store/open.js'),
+        import('../heartbeat/poll.js'),
+      ]);
+      const config = loadConfig(ctx.io.env);
+      const roster = loadRoster(heartbeatsDir(ctx.io.env, config, ctx.io.cwd, raw.heartbeatsDir));
+      const store = await openStore({ env: ctx.io.env, config, clock: ctx.io.now, diagnostics: ctx.io.stderr, ...(raw.stateDir ? { stateDirFlag: raw.stateDir } : {}) });
+      try {
+        const report = await pollFleet(roster, { store, config, env: ctx.io.env, clock: ctx.io.now, sleep });
+        if (raw.json) {
+          ctx.io.stdout.write(`${JSON.stringify({ ok: true, ...report }, null, 2)}\n`);
+          return;
+        }
+        for (const r of report.refreshed) {
+          const text = `${r.key}: ${r.state}${r.items !== undefined ? ` (${r.items} item(s))` : ''}${r.detail ? `: ${r.detail}` : ''}\n`;
+          (r.state === 'fresh' ? ctx.io.stdout : ctx.io.stderr).write(r.state === 'fresh' ? text : `claw: ${text}`);
+        }
+        const width = Math.max(5, ...report.agents.map((a) => a.agent.length));
+        ctx.io.stdout.write(`${'AGENT'.padEnd(width)}  CLAIMABLE  BLOCKED  IN PROGRESS  PAUSED\n`);
+        for (const a of report.agents) {
+          ctx.io.stdout.write(`${a.agent.padEnd(width)}  ${String(a.claimable).padEnd(9)}  ${String(a.blocked).padEnd(7)}  ${String(a.inProgress).padEnd(11)}  ${a.paused}\n`);
+        }
+      } finally {
+        await store.close();
+      }
+    });
+}

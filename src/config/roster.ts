@@ -1,0 +1,216 @@
+// The roster: heartbeats/<agent>.json plus defaults.json, validated with the file and field named.
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, isAbsolute, join, resolve } from 'node:path';
+import { CronExpressionParser } from 'cron-parser';
+import { ConfigError, UsageError } from '../errors.js';
+import { parseDuration } from '../duration.js';
+import { parsePriority, type PriorityRank } from '../priority.js';
+import type { ClawConfig } from './config.js';
+
+export interface AgentSpec {
+  id: string;
+  file: string;
+  schedule: string;
+  tz: string;
+  workspace: string;
+  multica?: { workspaceId: string; agentId?: string };
+  workboard?: { board?: string };
+  docs: string[];
+  model: string;
+  fallbackModel?: string;
+  priority: PriorityRank;
+  dispatch: string[];
+  notify?: string[];
+  stallAfterMs: number;
+  maxRounds: number;
+  warnAt: number;
+  splayMs: number;
+  timeoutMs: number;
+  sourceTimeoutMs: number;
+}
+
+export interface Roster {
+  dir: string;
+  agents: AgentSpec[];
+}
+
+const agentKeys = new Set([
+  'id', 'schedule', 'tz', 'workspace', 'multica', 'workboard', 'docs', 'model', 'fallbackModel', 'priority',
+  'dispatch', 'notify', 'stallAfter', 'maxRounds', 'warnAt', 'splay', 'timeout', 'sourceTimeout',
+]);
+
+export const defaultDispatch = ['openclaw', 'agent', '--agent', '{agent}', '--session-key', 'claw-heartbeat', '--message', '{message}', '--json'];
+
+const builtinDefaults: Record<string, unknown> = {
+  tz: 'UTC',
+  docs: ['TODO.md', 'tasks/**/*.md'],
+  priority: 'normal',
+  dispatch: defaultDispatch,
+  stallAfter: '20m',
+  maxRounds: 50,
+  warnAt: 0.8,
+  splay: '60s',
+  timeout: '10m',
+  sourceTimeout: '60s',
+};
+
+/** `--heartbeats-dir`, else CLAW_HEARTBEATS_DIR, else the heartbeatsDir config key, else ./heartbeats. */
+export function heartbeatsDir(env: NodeJS.ProcessEnv, config: ClawConfig, cwd: string, flag?: string): string {
+  return resolve(cwd, flag ?? env.CLAW_HEARTBEATS_DIR ?? config.heartbeatsDir ?? 'heartbeats');
+}
+
+function readJson(file: string): Record<string, unknown> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`${file}: not valid JSON (${(err as Error).message})`);
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new ConfigError(`${file}: must hold a JSON object`);
+  return doc as Record<string, unknown>;
+}
+
+function isStringList(value: unknown): value is string[] {
+  return Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'string' && v !== '');
+}
+
+function validTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function loadRoster(dir: string): Roster {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new ConfigError(`heartbeats dir ${dir} does not exist: pass --heartbeats-dir, set CLAW_HEARTBEATS_DIR or \`claw config set heartbeatsDir <dir>\``);
+  }
+  const defaultsFile = join(dir, 'defaults.json');
+  const defaults = existsSync(defaultsFile) ? readJson(defaultsFile) : {};
+  for (const key of Object.keys(defaults)) {
+    if (!agentKeys.has(key) || key === 'id') throw new ConfigError(`${defaultsFile}: unknown key "${key}"`);
+  }
+  const files = readdirSync(dir)
+    .filter((name) => name.endsWith('.json') && name !== 'defaults.json')
+    .sort();
+  const agents = files.map((name) => parseAgent(join(dir, name), defaults, dir));
+  const seen = new Set<string>();
+  for (const agent of agents) {
+    if (seen.has(agent.id)) throw new ConfigError(`${agent.file}: agent id "${agent.id}" is defined twice`);
+    seen.add(agent.id);
+  }
+  return { dir, agents };
+}
+
+function parseAgent(file: string, defaults: Record<string, unknown>, dir: string): AgentSpec {
+  const own = readJson(file);
+  const fail = (field: string, why: string): never => {
+    throw new ConfigError(`${file}: ${field}: ${why}`);
+  };
+  for (const key of Object.keys(own)) if (!agentKeys.has(key)) fail(key, `unknown key (known: ${[...agentKeys].join(', ')})`);
+  const merged: Record<string, unknown> = { ...builtinDefaults, ...defaults, ...own };
+  for (const nested of ['multica', 'workboard'] as const) {
+    if (typeof defaults[nested] === 'object' && typeof own[nested] === 'object' && own[nested] !== null) {
+      merged[nested] = { ...(defaults[nested] as object), ...(own[nested] as object) };
+    }
+  }
+  const id = merged.id ?? basename(file, '.json');
+  if (typeof id !== 'string' || !/^[\w.-]+$/.test(id)) fail('id', `must be a name of letters, digits, "-", "_" or "." (got ${JSON.stringify(id)})`);
+  const agentId = id as string;
+
+  const tz = merged.tz;
+  if (typeof tz !== 'string' || !validTimeZone(tz)) fail('tz', `unknown time zone ${JSON.stringify(tz)} (use an IANA name such as Asia/Shanghai)`);
+  const schedule = merged.schedule;
+  if (typeof schedule !== 'string') fail('schedule', 'missing: give a cron expression such as "*/10 * * * *"');
+  try {
+    CronExpressionParser.parse(schedule as string, { tz: tz as string });
+    if ((schedule as string).trim().split(/\s+/).length !== 5) throw new Error('use the 5 fields: minute hour day-of-month month day-of-week');
+  } catch (err) {
+    fail('schedule', `"${schedule as string}" is not a valid cron expression (${(err as Error).message})`);
+  }
+
+  const workspaceTemplate = merged.workspace;
+  if (typeof workspaceTemplate !== 'string' || workspaceTemplate === '') fail('workspace', 'missing: give the agent workspace directory');
+  const expanded = (workspaceTemplate as string).replace(/\{agent\}/g, agentId).replace(/^~(?=$|\/)/, process.env.HOME ?? '~');
+  const workspace = isAbsolute(expanded) ? expanded : resolve(dir, expanded);
+  if (!existsSync(workspace) || !statSync(workspace).isDirectory()) fail('workspace', `${workspace} does not exist`);
+
+  const duration = (field: string): number => {
+    const value = merged[field];
+    const ms = typeof value === 'string' || typeof value === 'number' ? parseDuration(value) : undefined;
+    if (ms === undefined) fail(field, `${JSON.stringify(value)} is not a duration (use 500ms, 2s, 10m, 1h or seconds)`);
+    return ms!;
+  };
+  const template = (field: string): string[] | undefined => {
+    const value = merged[field];
+    if (value === undefined || value === null) return undefined;
+    if (!isStringList(value)) fail(field, 'must be an argv list such as ["openclaw", "agent", "--agent", "{agent}", "--message", "{message}"]');
+    return value as string[];
+  };
+
+  let multica: AgentSpec['multica'];
+  if (merged.multica !== undefined && merged.multica !== null) {
+    const m = merged.multica as Record<string, unknown>;
+    if (typeof m !== 'object') fail('multica', 'must be an object { workspaceId, agentId? }');
+    for (const key of Object.keys(m)) if (key !== 'workspaceId' && key !== 'agentId') fail(`multica.${key}`, 'unknown key (known: workspaceId, agentId)');
+    const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+    if (typeof m.workspaceId !== 'string' || !uuid.test(m.workspaceId)) fail('multica.workspaceId', `must be a UUID (got ${JSON.stringify(m.workspaceId)})`);
+    if (m.agentId !== undefined && typeof m.agentId !== 'string') fail('multica.agentId', 'must be a string');
+    multica = { workspaceId: m.workspaceId as string, ...(m.agentId ? { agentId: m.agentId as string } : {}) };
+  }
+  let workboard: AgentSpec['workboard'];
+  if (merged.workboard !== undefined && merged.workboard !== null && merged.workboard !== false) {
+    const w = merged.workboard as Record<string, unknown>;
+    if (typeof w !== 'object') fail('workboard', 'must be an object { board? } (or false to skip the workboard)');
+    for (const key of Object.keys(w)) if (key !== 'board') fail(`workboard.${key}`, 'unknown key (known: board)');
+    if (w.board !== undefined && typeof w.board !== 'string') fail('workboard.board', 'must be a string');
+    workboard = w.board ? { board: w.board as string } : {};
+  }
+
+  const docs = merged.docs;
+  if (!Array.isArray(docs) || !docs.every((d) => typeof d === 'string' && d !== '')) fail('docs', 'must be a list of globs under the workspace');
+  const model = merged.model;
+  if (typeof model !== 'string' || !model.includes('/')) fail('model', `must be a model ref provider/model (got ${JSON.stringify(model)})`);
+  if (merged.fallbackModel !== undefined && (typeof merged.fallbackModel !== 'string' || !merged.fallbackModel.includes('/'))) {
+    fail('fallbackModel', `must be a model ref provider/model (got ${JSON.stringify(merged.fallbackModel)})`);
+  }
+  const priority = parsePriority(String(merged.priority));
+  if (priority === undefined) fail('priority', `unknown priority ${JSON.stringify(merged.priority)} (use urgent, high, normal or low)`);
+  const maxRounds = merged.maxRounds;
+  if (!Number.isInteger(maxRounds) || (maxRounds as number) < 1) fail('maxRounds', `must be a whole number >= 1 (got ${JSON.stringify(maxRounds)})`);
+  const warnAt = merged.warnAt;
+  if (typeof warnAt !== 'number' || warnAt <= 0 || warnAt > 1) fail('warnAt', `must be a fraction above 0 and at most 1 (got ${JSON.stringify(warnAt)})`);
+
+  const notify = template('notify');
+  return {
+    id: agentId,
+    file,
+    schedule: schedule as string,
+    tz: tz as string,
+    workspace,
+    ...(multica ? { multica } : {}),
+    ...(workboard ? { workboard } : {}),
+    docs: docs as string[],
+    model: model as string,
+    ...(merged.fallbackModel ? { fallbackModel: merged.fallbackModel as string } : {}),
+    priority: priority!,
+    dispatch: template('dispatch')!,
+    ...(notify ? { notify } : {}),
+    stallAfterMs: duration('stallAfter'),
+    maxRounds: maxRounds as number,
+    warnAt: warnAt as number,
+    splayMs: duration('splay'),
+    timeoutMs: duration('timeout'),
+    sourceTimeoutMs: duration('sourceTimeout'),
+  };
+}
+
+export function findAgent(roster: Roster, id: string): AgentSpec {
+  const agent = roster.agents.find((a) => a.id === id);
+  if (!agent) {
+    throw new UsageError(`no agent "${id}" in ${roster.dir} (agents: ${roster.agents.map((a) => a.id).join(', ') || 'none'})`);
+  }
+  return agent;
+}

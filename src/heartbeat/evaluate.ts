@@ -1,0 +1,94 @@
+// Evaluate an agent's tasks against what earlier runs remembered: dependencies, stalls, rounds. Pure.
+import { parsePriority, type PriorityName, type PriorityRank } from '../priority.js';
+import type { Task, TaskStatus } from '../sources/types.js';
+
+export interface TaskMemory {
+  rounds: number;
+  paused?: boolean;
+  /** The progress mark (updatedAt) a stall was first seen at, and how far it got. */
+  stallMark?: number;
+  stall?: 'suspected' | 'confirmed';
+  /** The progress mark a recovery was already dispatched for. */
+  recoveredMark?: number;
+  warned?: boolean;
+}
+
+export interface AgentMemory {
+  tasks: Record<string, TaskMemory>;
+  /** Escalations already sent, by condition, so each is sent once; `task` lets them be forgotten with it. */
+  notified: Record<string, { at: number; task?: string }>;
+}
+
+export const emptyMemory = (): AgentMemory => ({ tasks: {}, notified: {} });
+
+export interface TaskView {
+  key: string;
+  task: Task;
+  rounds: number;
+}
+
+export interface Evaluation {
+  claimable: TaskView[];
+  blocked: (TaskView & { waitingOn: string[] })[];
+  inProgress: TaskView[];
+  stalled: (TaskView & { stall: 'suspected' | 'confirmed'; stalledForMs: number })[];
+  paused: TaskView[];
+  /** Confirmed stalls not yet recovered: to be named in the dispatch. */
+  recover: TaskView[];
+  memory: AgentMemory;
+}
+
+export interface EvaluateOptions {
+  now: number;
+  stallAfterMs: number;
+  /** Status of every task each source knows, for dependencies that point at other agents' tasks. */
+  known: Partial<Record<Task['source'], Record<string, TaskStatus>>>;
+}
+
+export const taskKey = (task: Task): string => `${task.source}:${task.id}`;
+
+export function evaluate(tasks: Task[], previous: AgentMemory, options: EvaluateOptions): Evaluation {
+  const memory: AgentMemory = { tasks: {}, notified: { ...previous.notified } };
+  const result: Evaluation = { claimable: [], blocked: [], inProgress: [], stalled: [], paused: [], recover: [], memory };
+  const statusOf = (task: Task, id: string): TaskStatus | undefined =>
+    options.known[task.source]?.[id] ?? tasks.find((t) => t.source === task.source && t.id === id)?.status;
+  for (const task of tasks) {
+    const key = taskKey(task);
+    const mem: TaskMemory = { ...(previous.tasks[key] ?? { rounds: 0 }) };
+    if (task.status === 'done') continue; // finished tasks are forgotten
+    memory.tasks[key] = mem;
+    const view: TaskView = { key, task, rounds: mem.rounds };
+    if (mem.paused) {
+      result.paused.push(view);
+      continue;
+    }
+    if (task.status === 'blocked') {
+      result.blocked.push({ ...view, waitingOn: [] });
+      continue;
+    }
+    if (task.status === 'todo') {
+      const waitingOn = task.dependsOn.filter((id) => statusOf(task, id) !== 'done');
+      if (waitingOn.length > 0) result.blocked.push({ ...view, waitingOn });
+      else result.claimable.push(view);
+      continue;
+    }
+    result.inProgress.push(view);
+    const stalledForMs = options.now - task.updatedAt;
+    if (stalledForMs <= options.stallAfterMs) {
+      delete mem.stall;
+      delete mem.stallMark;
+      continue;
+    }
+    // Seen stalled once: suspected. Still at the same progress mark on a later run: confirmed.
+    mem.stall = mem.stallMark === task.updatedAt && mem.stall ? 'confirmed' : 'suspected';
+    mem.stallMark = task.updatedAt;
+    result.stalled.push({ ...view, stall: mem.stall, stalledForMs });
+    if (mem.stall === 'confirmed' && mem.recoveredMark !== task.updatedAt) result.recover.push(view);
+  }
+  return result;
+}
+
+/** The dispatch priority: the highest task priority, never below the agent's own. */
+export function dispatchPriority(agentPriority: PriorityRank, tasks: TaskView[]): PriorityRank {
+  return tasks.reduce<PriorityRank>((best, view) => Math.min(best, parsePriority(view.task.priority as PriorityName) ?? 3) as PriorityRank, agentPriority);
+}

@@ -1,0 +1,27 @@
+import type { PriorityName } from '../priority.js';
+
+export type TaskStatus = 'todo' | 'in_progress' | 'blocked' | 'done';
+export type SourceName = 'multica' | 'workboard' | 'docs';
+
+/** One task shape for every source. */
+export interface Task {
+  source: SourceName;
+  id: string;
+  title: string;
+  status: TaskStatus;
+  priority: PriorityName;
+  dependsOn: string[];
+  /** Last progress signal, epoch ms. */
+  updatedAt: number;
+  url: string | null;
+}
+
+export interface SourceReport {
+  source: SourceName;
+  state: 'ok' | 'stale' | 'unavailable' | 'not configured';
+  /** Why it is unavailable or stale, or how old a cached value is. */
+  detail?: string;
+  tasks: Task[];
+  /** Status of every task the source knows (for dependencies on other agents' tasks). */
+  known: Record<string, TaskStatus>;
+}

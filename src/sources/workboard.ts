@@ -1,0 +1,82 @@
+// WorkBoard cards: `openclaw workboard list --json` (the bundled workboard plugin), one call for all agents.
+import { describeFailure, runProcess } from '../proc.js';
+import { SourceError } from '../cache/cache.js';
+import type { PriorityName } from '../priority.js';
+import type { Task, TaskStatus } from './types.js';
+
+export interface WorkboardCard {
+  id: string;
+  title: string;
+  status: string;
+  priority?: string | null;
+  agentId?: string | null;
+  updatedAt?: number | null;
+  metadata?: {
+    archivedAt?: number | null;
+    links?: { type: string; targetCardId: string }[];
+    claim?: { lastHeartbeatAt?: number | null } | null;
+  } | null;
+}
+
+export async function listCards(board: string | undefined, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<WorkboardCard[]> {
+  const args = ['openclaw', 'workboard', 'list', ...(board ? ['--board', board] : []), '--json'];
+  const result = await runProcess(args, { env, timeoutMs });
+  if (result.spawnError || result.timedOut || result.code !== 0) throw new SourceError(describeFailure('openclaw', result, timeoutMs));
+  let doc: { cards?: unknown };
+  try {
+    doc = JSON.parse(result.stdout) as { cards?: unknown };
+  } catch {
+    throw new SourceError(`openclaw workboard list printed something that is not JSON: ${JSON.stringify(result.stdout.slice(0, 80))}`);
+  }
+  if (!doc || !Array.isArray(doc.cards)) throw new SourceError('openclaw workboard list printed JSON without a "cards" list');
+  // --json always includes archived cards.
+  return (doc.cards as WorkboardCard[]).filter((card) => !card.metadata?.archivedAt);
+}
+
+function statusOf(status: string): TaskStatus | undefined {
+  switch (status) {
+    case 'todo':
+    case 'ready':
+      return 'todo';
+    case 'running':
+      return 'in_progress';
+    case 'review':
+    case 'blocked':
+      return 'blocked';
+    case 'done':
+      return 'done';
+    default:
+      return undefined; // triage, backlog, scheduled: not waiting for the agent yet
+  }
+}
+
+const priorities: Record<string, PriorityName> = { urgent: 'urgent', high: 'high', normal: 'normal', low: 'low' };
+
+export function cardToTask(card: WorkboardCard): Task | undefined {
+  const status = statusOf(card.status);
+  if (!status) return undefined;
+  const links = card.metadata?.links ?? [];
+  return {
+    source: 'workboard',
+    id: card.id,
+    title: card.title,
+    status,
+    priority: priorities[card.priority ?? 'normal'] ?? 'normal',
+    dependsOn: links.filter((l) => l.type === 'blocked_by' || l.type === 'parent').map((l) => l.targetCardId),
+    updatedAt: Math.max(card.updatedAt ?? 0, card.metadata?.claim?.lastHeartbeatAt ?? 0),
+    url: null,
+  };
+}
+
+export function cardStatuses(cards: WorkboardCard[]): Record<string, TaskStatus> {
+  const known: Record<string, TaskStatus> = {};
+  for (const card of cards) known[card.id] = card.status === 'done' ? 'done' : (statusOf(card.status) ?? 'todo');
+  return known;
+}
+
+export function tasksForAgent(cards: WorkboardCard[], agentId: string): Task[] {
+  return cards
+    .filter((c) => c.agentId === agentId)
+    .map(cardToTask)
+    .filter((t): t is Task => t !== undefined);
+}
