@@ -19,6 +19,13 @@ const lazyChildProcessInCommander = {
   },
 };
 
+const cronParserApart = {
+  name: 'cron-parser-apart',
+  setup(b) {
+    b.onResolve({ filter: /^cron-parser$/ }, () => ({ path: './cron-parser.cjs', external: true }));
+  },
+};
+
 rmSync('dist', { recursive: true, force: true });
 await build({
   entryPoints: ['src/cli.ts'],
@@ -33,5 +40,19 @@ await build({
   define: { 'import.meta.url': '__clawModuleUrl' },
   banner: { js: "const __clawModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
   logLevel: 'warning',
-  plugins: [lazyChildProcessInCommander],
+  plugins: [lazyChildProcessInCommander, cronParserApart],
+});
+
+// cron-parser (with luxon) is large and needed only with a roster: its own bundle, required the
+// first time a heartbeat, poll or status needs a schedule, so other commands never parse it.
+await build({
+  stdin: { contents: "module.exports = require('cron-parser');", resolveDir: '.', loader: 'js' },
+  outfile: 'dist/cron-parser.cjs',
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  minifyWhitespace: true,
+  minifySyntax: true,
+  logLevel: 'warning',
 });

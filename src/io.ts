@@ -16,10 +16,17 @@ export interface IO {
 
 export function processIO(): IO {
   const offset = Number(process.env.CLAW_CLOCK_OFFSET_MS ?? 0) || 0;
+  // Getters: Node builds each stdio stream on first use, and stdin costs a start-up it rarely needs.
   return {
-    stdout: process.stdout,
-    stderr: process.stderr,
-    stdin: process.stdin,
+    get stdout() {
+      return process.stdout;
+    },
+    get stderr() {
+      return process.stderr;
+    },
+    get stdin() {
+      return process.stdin;
+    },
     env: process.env,
     cwd: process.cwd(),
     now: () => Date.now() + offset,

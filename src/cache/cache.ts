@@ -2,6 +2,7 @@
 import { parseDuration } from '../duration.js';
 import type { ClawConfig } from '../config/config.js';
 import type { Store } from '../store/types.js';
+import { takeLease } from '../lease.js';
 
 /** TTLs from the seed: task sources 5 min, agent lists 1 h, knowledge and user data 1 day. */
 export const defaultTtlMs: Record<string, number> = {
@@ -77,7 +78,7 @@ export async function cached<T>(store: Store, options: CachedOptions<T>): Promis
   await store.count('cache', 'cacheMisses');
   const waitStarted = options.clock();
   for (;;) {
-    if (await store.acquireLease(leaseName, options.owner, options.leaseMs)) {
+    if ((await takeLease(store, leaseName, options.owner, options.leaseMs)).ok) {
       try {
         // Another process may have refreshed between our read and taking the lease.
         const latest = await store.cacheGet(key);

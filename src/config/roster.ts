@@ -74,13 +74,37 @@ function isStringList(value: unknown): value is string[] {
   return Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'string' && v !== '');
 }
 
+const zoneChecks = new Map<string, boolean>();
+const scheduleChecks = new Map<string, string | undefined>();
+
 function validTimeZone(tz: string): boolean {
+  if (!zoneChecks.has(tz)) zoneChecks.set(tz, checkTimeZone(tz));
+  return zoneChecks.get(tz)!;
+}
+
+function checkTimeZone(tz: string): boolean {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: tz });
     return true;
   } catch {
     return false;
   }
+}
+
+/** Why a schedule is invalid, or undefined; memoised since a fleet shares a few schedules. */
+function checkSchedule(schedule: string, tz: string): string | undefined {
+  const key = `${schedule}\0${tz}`;
+  if (!scheduleChecks.has(key)) {
+    let problem: string | undefined;
+    try {
+      if (schedule.trim().split(/\s+/).length !== 5) throw new Error('use the 5 fields: minute hour day-of-month month day-of-week');
+      CronExpressionParser.parse(schedule, { tz });
+    } catch (err) {
+      problem = (err as Error).message;
+    }
+    scheduleChecks.set(key, problem);
+  }
+  return scheduleChecks.get(key);
 }
 
 export function loadRoster(dir: string): Roster {
@@ -124,12 +148,8 @@ function parseAgent(file: string, defaults: Record<string, unknown>, dir: string
   if (typeof tz !== 'string' || !validTimeZone(tz)) fail('tz', `unknown time zone ${JSON.stringify(tz)} (use an IANA name such as Asia/Shanghai)`);
   const schedule = merged.schedule;
   if (typeof schedule !== 'string') fail('schedule', 'missing: give a cron expression such as "*/10 * * * *"');
-  try {
-    CronExpressionParser.parse(schedule as string, { tz: tz as string });
-    if ((schedule as string).trim().split(/\s+/).length !== 5) throw new Error('use the 5 fields: minute hour day-of-month month day-of-week');
-  } catch (err) {
-    fail('schedule', `"${schedule as string}" is not a valid cron expression (${(err as Error).message})`);
-  }
+  const scheduleProblem = checkSchedule(schedule as string, tz as string);
+  if (scheduleProblem) fail('schedule', `"${schedule as string}" is not a valid cron expression (${scheduleProblem})`);
 
   const workspaceTemplate = merged.workspace;
   if (typeof workspaceTemplate !== 'string' || workspaceTemplate === '') fail('workspace', 'missing: give the agent workspace directory');

@@ -3,7 +3,7 @@ import { CronExpressionParser } from 'cron-parser';
 import type { AgentSpec } from '../config/roster.js';
 import type { RunRecord, Store } from '../store/types.js';
 import type { AgentMemory } from './evaluate.js';
-import { memoryKey, runLockName } from './run.js';
+import { memoryKey, runLockName } from './keys.js';
 
 export type Health = 'ok' | 'late' | 'running' | 'failing';
 
@@ -26,7 +26,16 @@ export interface AgentHealth {
 /** A run may start this long after its tick (splay, slow start) before the agent counts as late. */
 const lateGraceMs = 2 * 60_000;
 
+const ticks = new Map<string, { next: number; mustHaveRun: number }>();
+
+/** Memoised: a fleet shares a few (schedule, tz, splay) combinations. */
 export function scheduleTicks(agent: AgentSpec, now: number): { next: number; mustHaveRun: number } {
+  const key = `${agent.schedule}\0${agent.tz}\0${agent.splayMs}\0${now}`;
+  if (!ticks.has(key)) ticks.set(key, computeTicks(agent, now));
+  return ticks.get(key)!;
+}
+
+function computeTicks(agent: AgentSpec, now: number): { next: number; mustHaveRun: number } {
   const next = CronExpressionParser.parse(agent.schedule, { tz: agent.tz, currentDate: new Date(now) }).next().getTime();
   const back = CronExpressionParser.parse(agent.schedule, { tz: agent.tz, currentDate: new Date(now) });
   let mustHaveRun = back.prev().getTime();

@@ -1,12 +1,12 @@
 // The coordinated poll: refresh every shared source for the whole fleet now, then count per agent.
-import { hostname } from 'node:os';
 import { cachePolicy, SourceError, type Cached } from '../cache/cache.js';
 import type { ClawConfig } from '../config/config.js';
 import type { AgentSpec, Roster } from '../config/roster.js';
 import type { Store } from '../store/types.js';
 import { emptyMemory, evaluate, type AgentMemory } from './evaluate.js';
 import { fetchCards, fetchIssues, fetchMulticaAgents, gatherAll, type GatherContext } from './gather.js';
-import { memoryKey } from './run.js';
+import { memoryKey } from './keys.js';
+import { leaseOwner } from '../lease.js';
 
 export interface PollReport {
   refreshed: { key: string; state: 'fresh' | 'stale' | 'unavailable'; detail?: string; items?: number }[];
@@ -30,7 +30,7 @@ export async function pollFleet(roster: Roster, deps: { store: Store; config: Cl
     store: deps.store,
     policy: cachePolicy(deps.config),
     env: deps.env,
-    owner: `${hostname()}:${process.pid}`,
+    owner: leaseOwner(),
     clock: deps.clock,
     sleep: deps.sleep,
   };
@@ -41,7 +41,8 @@ export async function pollFleet(roster: Roster, deps: { store: Store; config: Cl
     const ws = agent.multica?.workspaceId;
     if (ws) {
       jobs.set(`multica:issues:${ws}`, () => refresh(`multica:issues:${ws}`, () => fetchIssues(forced, ws, agent.sourceTimeoutMs, lease(agent))));
-      jobs.set(`multica:agents:${ws}`, () => refresh(`multica:agents:${ws}`, () => fetchMulticaAgents(forced, ws, agent.sourceTimeoutMs, lease(agent))));
+      // The agent list changes rarely: it keeps its own TTL (config, 1 h) even in a poll.
+      jobs.set(`multica:agents:${ws}`, () => refresh(`multica:agents:${ws}`, () => fetchMulticaAgents(base, ws, agent.sourceTimeoutMs, lease(agent))));
     }
     if (agent.workboard) {
       const board = agent.workboard.board;

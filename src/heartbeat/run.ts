@@ -13,6 +13,8 @@ import type { Store } from '../store/types.js';
 import type { SourceReport, Task } from '../sources/types.js';
 import { dispatchPriority, emptyMemory, evaluate, type AgentMemory, type Evaluation, type TaskView } from './evaluate.js';
 import { gatherAll } from './gather.js';
+import { memoryKey, runLockName } from './keys.js';
+import { leaseOwner, takeLease } from '../lease.js';
 
 export type Outcome = 'idle' | 'dispatched' | 'skipped' | 'degraded' | 'failed';
 
@@ -70,8 +72,6 @@ export interface HeartbeatReport {
 const maxTasksInMessage = 20;
 const lockTtlMs = 60_000;
 
-export const runLockName = (agent: string) => `run:${agent}`;
-export const memoryKey = (agent: string) => `agent:${agent}`;
 
 /** A deterministic delay so 15 agents on one host do not all fire in the same second. */
 export function splayDelay(host: string, agent: string, splayMs: number): number {
@@ -101,33 +101,10 @@ export function fillTemplate(template: string[], values: Record<string, string>)
   return template.map((arg) => arg.replace(/\{(agent|message|model)\}/g, (_, name: string) => values[name] ?? ''));
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Takes the agent's run lock; a holder on this host whose process is gone is taken over. */
-async function takeRunLock(store: Store, agent: string, owner: string, host: string): Promise<{ ok: true } | { ok: false; holder: string }> {
-  const name = runLockName(agent);
-  if (await store.acquireLease(name, owner, lockTtlMs)) return { ok: true };
-  const holder = await store.leaseHolder(name);
-  if (!holder) return (await store.acquireLease(name, owner, lockTtlMs)) ? { ok: true } : { ok: false, holder: 'unknown' };
-  const [holderHost, holderPid] = [holder.owner.slice(0, holder.owner.lastIndexOf(':')), Number(holder.owner.slice(holder.owner.lastIndexOf(':') + 1))];
-  if (holderHost === host && Number.isInteger(holderPid) && !isAlive(holderPid)) {
-    await store.releaseLease(name, holder.owner);
-    if (await store.acquireLease(name, owner, lockTtlMs)) return { ok: true };
-  }
-  return { ok: false, holder: holder.owner };
-}
-
 export async function runHeartbeat(agent: AgentSpec, deps: HeartbeatDeps): Promise<HeartbeatReport> {
   const { store } = deps;
   const host = hostname();
-  const owner = `${host}:${process.pid}`;
+  const owner = leaseOwner();
   const startedAt = deps.clock();
   const base = {
     agent: agent.id,
@@ -146,7 +123,7 @@ export async function runHeartbeat(agent: AgentSpec, deps: HeartbeatDeps): Promi
   };
 
   if (!deps.dryRun) {
-    const lock = await takeRunLock(store, agent.id, owner, host);
+    const lock = await takeLease(store, runLockName(agent.id), owner, lockTtlMs);
     if (!lock.ok) {
       const report: HeartbeatReport = { ...base, outcome: 'skipped', endedAt: new Date(deps.clock()).toISOString(), error: `an earlier run (${lock.holder}) is still running` };
       await record(store, report, startedAt, deps.clock());

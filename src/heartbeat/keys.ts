@@ -1,0 +1,3 @@
+// Store keys for one agent, shared by the runner and by status (which must not load the runner).
+export const runLockName = (agent: string) => `run:${agent}`;
+export const memoryKey = (agent: string) => `agent:${agent}`;
