@@ -6,6 +6,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { simulateIdleHour } from './idle-hour.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const work = mkdtempSync(join(tmpdir(), 'claw-bench-'));
@@ -69,6 +70,8 @@ for (let round = 0; round < 7; round++) {
 const nodeMs = quantile(nodeTimes.sort((a, b) => a - b), 0.5);
 const statusMs = quantile(statusTimes.sort((a, b) => a - b), 0.5);
 
+const idle = await simulateIdleHour();
+
 const f = (n) => n.toFixed(2);
 const report = {
   machine: `${cpus().length} cores, node ${process.version}`,
@@ -79,11 +82,14 @@ const report = {
     contended8LatencyMs: { p50: +f(eight.p50), p95: +f(eight.p95) },
   },
   coldStart: { nodeMs: +f(nodeMs), statusJsonMs: +f(statusMs), ratio: +f(statusMs / nodeMs) },
+  idleHour: idle,
 };
 console.log(`claw bench (${report.machine})`);
 console.log(`  sqlite admissions/s        1 process: ${one.admittedPerSecond}   8 processes: ${eight.admittedPerSecond}`);
 console.log(`  admission latency          uncontended p50 ${f(one.p50)} ms  p95 ${f(one.p95)} ms`);
 console.log(`                             8 processes p50 ${f(eight.p50)} ms  p95 ${f(eight.p95)} ms   (target p50 <= 2 ms)`);
 console.log(`  cold start                 claw status --json ${f(statusMs)} ms / node -e 0 ${f(nodeMs)} ms = ${f(statusMs / nodeMs)}x   (target <= 1.5x)`);
+const sourceCalls = Object.values(idle.sourceCalls).reduce((a, b) => a + b, 0);
+console.log(`  idle hour, 15 agents         seed cron: 70 model calls, >= 140 source calls; claw: ${idle.heartbeats} heartbeats + ${idle.polls} polls = ${idle.modelCalls} model calls, ${sourceCalls} source calls`);
 console.log(JSON.stringify(report));
 rmSync(work, { recursive: true, force: true });

@@ -60,14 +60,14 @@ export function registerHeartbeat(program: Command, ctx: Context): void {
     .addOption(stateDirOption())
     .addHelpText('after', '\nExamples:\n  claw heartbeat coo --dry-run\n  claw heartbeat coo --json --no-splay\n  */10 * * * * claw heartbeat coo   # crontab; see `claw cron print`\n\nExit: 0 idle, dispatched, degraded or skipped; 75 when the dispatch failed.')
     .action(async (agentId: string, raw: RawHeartbeatOptions) => {
-      const [{ loadConfig }, { heartbeatsDir, loadRoster, findAgent }, { openStore }, { runHeartbeat }] = await Promise.all([
+      const [{ loadConfig }, { heartbeatsDir, loadAgent }, { openStore }, { runHeartbeat }] = await Promise.all([
         import('../config/config.js'),
         import('../config/roster.js'),
         import('../store/open.js'),
         import('../heartbeat/run.js'),
       ]);
       const config = loadConfig(ctx.io.env);
-      const agent = findAgent(loadRoster(heartbeatsDir(ctx.io.env, config, ctx.io.cwd, raw.heartbeatsDir)), agentId);
+      const agent = loadAgent(heartbeatsDir(ctx.io.env, config, ctx.io.cwd, raw.heartbeatsDir), agentId);
       const store = await openStore({ env: ctx.io.env, config, clock: ctx.io.now, diagnostics: ctx.io.stderr, ...(raw.stateDir ? { stateDirFlag: raw.stateDir } : {}) });
       try {
         const report = await runHeartbeat(agent, {

@@ -107,7 +107,7 @@ function checkSchedule(schedule: string, tz: string): string | undefined {
   return scheduleChecks.get(key);
 }
 
-export function loadRoster(dir: string): Roster {
+function loadDefaults(dir: string): Record<string, unknown> {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new ConfigError(`heartbeats dir ${dir} does not exist: pass --heartbeats-dir, set CLAW_HEARTBEATS_DIR or \`claw config set heartbeatsDir <dir>\``);
   }
@@ -116,6 +116,25 @@ export function loadRoster(dir: string): Roster {
   for (const key of Object.keys(defaults)) {
     if (!agentKeys.has(key) || key === 'id') throw new ConfigError(`${defaultsFile}: unknown key "${key}"`);
   }
+  return defaults;
+}
+
+/**
+ * One agent's spec: `<id>.json` and defaults.json. A heartbeat validates only what it runs, so one
+ * broken file in the roster does not stop every other agent's heartbeat.
+ */
+export function loadAgent(dir: string, id: string): AgentSpec {
+  const defaults = loadDefaults(dir);
+  const file = join(dir, `${id}.json`);
+  if (existsSync(file)) {
+    const agent = parseAgent(file, defaults, dir);
+    if (agent.id === id) return agent;
+  }
+  return findAgent(loadRoster(dir), id);
+}
+
+export function loadRoster(dir: string): Roster {
+  const defaults = loadDefaults(dir);
   const files = readdirSync(dir)
     .filter((name) => name.endsWith('.json') && name !== 'defaults.json')
     .sort();
