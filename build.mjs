@@ -23,6 +23,7 @@ const cronParserApart = {
   name: 'cron-parser-apart',
   setup(b) {
     b.onResolve({ filter: /^cron-parser$/ }, () => ({ path: './cron-parser.cjs', external: true }));
+    b.onResolve({ filter: /^ioredis$/ }, () => ({ path: './ioredis.cjs', external: true }));
   },
 };
 
@@ -43,16 +44,18 @@ await build({
   plugins: [lazyChildProcessInCommander, cronParserApart],
 });
 
-// cron-parser (with luxon) is large and needed only with a roster: its own bundle, required the
-// first time a heartbeat, poll or status needs a schedule, so other commands never parse it.
-await build({
-  stdin: { contents: "module.exports = require('cron-parser');", resolveDir: '.', loader: 'js' },
-  outfile: 'dist/cron-parser.cjs',
-  bundle: true,
-  format: 'cjs',
-  platform: 'node',
-  target: 'node20',
-  minifyWhitespace: true,
-  minifySyntax: true,
-  logLevel: 'warning',
-});
+// cron-parser (with luxon) and ioredis are large and needed only with a roster or a Redis store:
+// each gets its own bundle, required the first time it is needed, so other commands never parse it.
+for (const name of ['cron-parser', 'ioredis']) {
+  await build({
+    stdin: { contents: `module.exports = require('${name}');`, resolveDir: '.', loader: 'js' },
+    outfile: `dist/${name}.cjs`,
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20',
+    minifyWhitespace: true,
+    minifySyntax: true,
+    logLevel: 'warning',
+  });
+}

@@ -41,6 +41,11 @@ export class UnavailableError extends ClawError {
   }
 }
 
+/** The shared store went away mid-run (a Redis restart): a caller that waits may try again. */
+export class StoreUnreachableError extends UnavailableError {
+  readonly transient = true;
+}
+
 export class TempFailError extends ClawError {
   constructor(message: string) {
     super(message, ExitCode.tempFail, 'temporary_failure');

@@ -52,7 +52,6 @@ export interface CachedOptions<T> {
   refresh: () => Promise<T>;
   /** Refresh even when the cached value is within its TTL (claw poll). */
   force?: boolean;
-  clock: () => number;
   sleep: (ms: number) => Promise<void>;
 }
 
@@ -69,31 +68,29 @@ export async function cached<T>(store: Store, options: CachedOptions<T>): Promis
   const { key, category, policy } = options;
   const leaseName = `refresh:${key}`;
   const failureKey = `failure:${key}`;
+  const keepMs = policy.staleForMs;
+  // Freshness is judged by the store's clock, so hosts whose clocks disagree share one cache.
   const seen = await store.cacheGet(key);
-  const now = options.clock();
-  if (seen && !options.force && seen.expiresAt > now) {
+  if (seen && !options.force && seen.expiresAt > seen.now) {
     await store.count('cache', 'cacheHits');
-    return { value: JSON.parse(seen.value) as T, from: 'hit', ageMs: now - seen.storedAt };
+    return { value: JSON.parse(seen.value) as T, from: 'hit', ageMs: seen.now - seen.storedAt };
   }
   await store.count('cache', 'cacheMisses');
-  const waitStarted = options.clock();
+  const waitStarted = seen?.now ?? (await store.now());
+  const newer = (entry: { storedAt: number } | undefined) => entry !== undefined && entry.storedAt > (seen?.storedAt ?? -1);
   for (;;) {
     if ((await takeLease(store, leaseName, options.owner, options.leaseMs)).ok) {
       try {
         // Another process may have refreshed between our read and taking the lease.
         const latest = await store.cacheGet(key);
-        if (latest && latest.storedAt > (seen?.storedAt ?? -1)) {
-          return { value: JSON.parse(latest.value) as T, from: 'hit', ageMs: options.clock() - latest.storedAt };
-        }
+        if (latest && newer(latest)) return { value: JSON.parse(latest.value) as T, from: 'hit', ageMs: latest.now - latest.storedAt };
         const value = await options.refresh();
-        const storedAt = options.clock();
-        await store.cacheSet({ key, category, value: JSON.stringify(value), storedAt, expiresAt: storedAt + policy.ttlMs(category) });
+        await store.cacheSet({ key, category, value: JSON.stringify(value), ttlMs: policy.ttlMs(category), keepMs });
         return { value, from: 'fresh', ageMs: 0 };
       } catch (err) {
-        const reason = err instanceof Error ? err.message : String(err);
-        const at = options.clock();
-        await store.cacheSet({ key: failureKey, category: 'failure', value: JSON.stringify(reason), storedAt: at, expiresAt: at + failureMemoryMs });
-        return staleOrThrow(store, key, policy, reason, options.clock());
+        if (!(err instanceof SourceError)) throw err;
+        await store.cacheSet({ key: failureKey, category: 'failure', value: JSON.stringify(err.message), ttlMs: failureMemoryMs, keepMs: failureMemoryMs });
+        return staleOrThrow(store, key, policy, err.message);
       } finally {
         await store.releaseLease(leaseName, options.owner);
       }
@@ -101,19 +98,17 @@ export async function cached<T>(store: Store, options: CachedOptions<T>): Promis
     // Someone else is refreshing: wait for their value (or their failure) instead of calling too.
     await options.sleep(followerPollMs);
     const latest = await store.cacheGet(key);
-    if (latest && latest.storedAt > (seen?.storedAt ?? -1)) {
-      return { value: JSON.parse(latest.value) as T, from: 'hit', ageMs: options.clock() - latest.storedAt };
-    }
+    if (latest && newer(latest)) return { value: JSON.parse(latest.value) as T, from: 'hit', ageMs: latest.now - latest.storedAt };
     const failure = await store.cacheGet(failureKey);
-    if (failure && failure.storedAt >= waitStarted) return staleOrThrow(store, key, policy, JSON.parse(failure.value) as string, options.clock());
+    if (failure && failure.storedAt >= waitStarted) return staleOrThrow(store, key, policy, JSON.parse(failure.value) as string);
   }
 }
 
-async function staleOrThrow<T>(store: Store, key: string, policy: CachePolicy, reason: string, now: number): Promise<Cached<T>> {
+async function staleOrThrow<T>(store: Store, key: string, policy: CachePolicy, reason: string): Promise<Cached<T>> {
   const last = await store.cacheGet(key);
-  if (last && now - last.storedAt <= policy.staleForMs) {
+  if (last && last.now - last.storedAt <= policy.staleForMs) {
     await store.count('cache', 'cacheStale');
-    return { value: JSON.parse(last.value) as T, from: 'stale', ageMs: now - last.storedAt, error: reason };
+    return { value: JSON.parse(last.value) as T, from: 'stale', ageMs: last.now - last.storedAt, error: reason };
   }
   throw new SourceError(reason);
 }

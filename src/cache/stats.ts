@@ -8,7 +8,8 @@ export interface CacheStats {
   hitRate: number | null;
 }
 
-export async function cacheStats(store: Store, now: number): Promise<CacheStats> {
+export async function cacheStats(store: Store): Promise<CacheStats> {
+  const now = await store.now();
   const entries = (await store.cacheEntries()).filter((e) => e.category !== 'failure');
   const byCategory = new Map<string, CacheStats['categories'][number]>();
   for (const e of entries) {

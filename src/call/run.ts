@@ -116,7 +116,8 @@ async function attemptCommand(target: Extract<CallTarget, { kind: 'command' }>, 
     stderr: io.stderr,
     retryOn: target.retryOn,
     onSpawn: () => {
-      if (admission.admissionId) sent = store.markSent(admission.gateway, admission.admissionId);
+      // Best effort: the slot is already held; this only starts its window later.
+        if (admission.admissionId) sent = store.markSent(admission.gateway, admission.admissionId).catch(() => undefined);
     },
   });
   await sent;
@@ -134,7 +135,8 @@ async function attemptHttp(
 ): Promise<Attempt> {
   const model = admission.model ?? options.model;
   const body = { ...target.body, ...(model && (admission.fellBack || target.body.model === undefined) ? { model: modelIdOf(model) } : {}) };
-  if (admission.admissionId) await store.markSent(admission.gateway, admission.admissionId);
+  // Best effort: the slot is already held; this only starts its window later.
+  if (admission.admissionId) await store.markSent(admission.gateway, admission.admissionId).catch(() => undefined);
   const url = `${admission.gateway.baseUrl!.replace(/\/+$/, '')}/chat/completions`;
   const outcome = await postChat({ url, apiKey, body, timeoutMs: target.timeoutMs, now: io.now });
   if (outcome.kind === 'ok') return { exitCode: 0, response: outcome.response, retryable: false, rateLimited: false };

@@ -29,7 +29,7 @@ export function registerCache(program: Command, ctx: Context): void {
       const store = await open(raw.stateDir);
       try {
         const { cacheStats } = await import('../cache/stats.js');
-        const stats = await cacheStats(store, ctx.io.now());
+        const stats = await cacheStats(store);
         if (raw.json) {
           ctx.io.stdout.write(`${JSON.stringify({ ok: true, ...stats }, null, 2)}\n`);
           return;

@@ -18,7 +18,7 @@ interface RawStatusOptions {
 
 export interface StatusDocument {
   ok: true;
-  store: { kind: string; location: string };
+  store: { kind: string; location: string; note?: string };
   gateways: GatewayReport[];
   roster: string | null;
   agents: AgentHealth[];
@@ -33,7 +33,7 @@ function table(header: string[], rows: string[][]): string[] {
 
 export function formatStatus(doc: StatusDocument, now: number): string {
   const ago = (iso: string | null) => (iso ? formatDuration(Math.abs(Date.parse(iso) - now)) : '-');
-  const out = [`store: ${doc.store.kind} ${doc.store.location}`, ''];
+  const out = [`store: ${doc.store.kind} ${doc.store.location}${doc.store.note ? ` (${doc.store.note})` : ''}`, ''];
   out.push(
     ...table(
       ['GATEWAY', 'LIMIT', 'USED', 'FREE', 'NEXT FREE', 'WAITING u/h/n/l', 'BLOCKED', 'ADMITTED', 'WAIT p50/p95', 'FALLBACK', 'DROPPED', '429s', 'RETRIES'],
@@ -169,11 +169,11 @@ export function registerStatus(program: Command, ctx: Context): void {
         const health = agents ? await agentHealth(store, agents, now) : [];
         const doc: StatusDocument = {
           ok: true,
-          store: { kind: store.kind, location: store.location },
+          store: { kind: store.kind, location: store.location, ...(store.note ? { note: store.note } : {}) },
           gateways: await Promise.all(gateways.map((g) => gatewayReport(store, g))),
           roster: agents ? dir : null,
           agents: health.map((h, i) => ({ ...h, gateway: resolveGateway(config, { model: agents![i]!.model }).name })),
-          cache: await cacheStats(store, now),
+          cache: await cacheStats(store),
         };
         if (raw.prometheus) ctx.io.stdout.write(formatPrometheus(doc));
         else ctx.io.stdout.write(raw.json ? `${JSON.stringify(doc, null, 2)}\n` : formatStatus(doc, now));

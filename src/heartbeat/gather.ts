@@ -31,7 +31,6 @@ export function fetchIssues(ctx: GatherContext, workspaceId: string, timeoutMs: 
     leaseMs,
     owner: ctx.owner,
     refresh: () => multica.listIssues(workspaceId, ctx.env, timeoutMs),
-    clock: ctx.clock,
     sleep: ctx.sleep,
     ...(ctx.force ? { force: true } : {}),
   });
@@ -45,7 +44,6 @@ export function fetchMulticaAgents(ctx: GatherContext, workspaceId: string, time
     leaseMs,
     owner: ctx.owner,
     refresh: () => multica.listAgents(workspaceId, ctx.env, timeoutMs),
-    clock: ctx.clock,
     sleep: ctx.sleep,
     ...(ctx.force ? { force: true } : {}),
   });
@@ -59,7 +57,6 @@ export function fetchCards(ctx: GatherContext, board: string | undefined, timeou
     leaseMs,
     owner: ctx.owner,
     refresh: () => workboard.listCards(board, ctx.env, timeoutMs),
-    clock: ctx.clock,
     sleep: ctx.sleep,
     ...(ctx.force ? { force: true } : {}),
   });

@@ -266,7 +266,8 @@ async function dispatch(
       cwd: agent.workspace,
       timeoutMs: agent.timeoutMs,
       onSpawn: () => {
-        if (admission.admissionId) sent = store.markSent(admission.gateway, admission.admissionId);
+        // Best effort: the slot is already held; this only starts its window later.
+        if (admission.admissionId) sent = store.markSent(admission.gateway, admission.admissionId).catch(() => undefined);
       },
     });
     await sent;

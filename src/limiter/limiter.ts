@@ -1,7 +1,7 @@
 // Waiting for a slot across processes: register as a waiter with a lease, poll the store when a
 // slot may have freed, give way to live waiters that rank ahead, fall back or give up on time.
 import { uniqueId } from '../id.js';
-import { TempFailError } from '../errors.js';
+import { StoreUnreachableError, TempFailError } from '../errors.js';
 import { formatDuration } from '../duration.js';
 import { priorityName, type PriorityRank } from '../priority.js';
 import type { Store } from '../store/types.js';
@@ -12,6 +12,7 @@ import type { Gateway } from './gateways.js';
 export const waiterLeaseMs = 1500;
 /** Waiters refresh their lease at least this often. */
 const pollMs = 500;
+const storeRetryMs = 500;
 
 export interface WaitProgress {
   gateway: string;
@@ -30,6 +31,8 @@ export interface AcquireOptions {
   clock: () => number;
   sleep: (ms: number) => Promise<void>;
   onWait?: (progress: WaitProgress) => void;
+  /** Told each time the store could not be reached while waiting. */
+  onStoreError?: (err: Error) => void;
 }
 
 export interface Admission {
@@ -54,27 +57,40 @@ export async function acquire(store: Store, options: AcquireOptions): Promise<Ad
   // A waiter that dies without leaving stops blocking the others when its lease runs out.
   const waiterId = uniqueId();
   for (;;) {
-      const result = await store.admit({ gateway, priority, waiterId, leaseMs: waiterLeaseMs, queue: true });
-      const waitedMs = options.clock() - started;
-      if (result.admitted) {
-        await store.count(gateway.name, waitBucketName(waitedMs));
-        return { gateway, admissionId: result.admissionId, waitedMs };
-      }
-      const remaining = options.maxWaitMs === undefined ? Infinity : options.maxWaitMs - waitedMs;
-      if (remaining <= 0) {
-        await store.leaveQueue(gateway.name, waiterId);
-        return undefined;
-      }
-      options.onWait?.({
-        gateway: gateway.name,
-        priority,
-        position: result.ahead + 1,
-        waitedMs,
-        estimateMs: Math.max(0, result.estimateAt - result.now),
-        reason: result.reason,
-      });
-      const untilChange = Math.max(5, result.wakeAt - result.now + 1);
-      await options.sleep(Math.min(untilChange, pollMs, remaining));
+    let result;
+    try {
+      result = await store.admit({ gateway, priority, waiterId, leaseMs: waiterLeaseMs, queue: true });
+    } catch (err) {
+      // A store that went away (a Redis restart) is waited for like a full window; the waiter id
+      // makes the retry find an admission the lost reply carried, so nothing is admitted twice.
+      if (!(err instanceof StoreUnreachableError)) throw err;
+      options.onStoreError?.(err);
+      const waited = options.clock() - started;
+      if (options.maxWaitMs !== undefined && waited >= options.maxWaitMs) throw err;
+      await options.sleep(storeRetryMs);
+      continue;
+    }
+    const waitedMs = options.clock() - started;
+    if (result.admitted) {
+      // Counting is bookkeeping: losing it to a store hiccup must not lose the admission.
+      await store.count(gateway.name, waitBucketName(waitedMs)).catch(() => undefined);
+      return { gateway, admissionId: result.admissionId, waitedMs };
+    }
+    const remaining = options.maxWaitMs === undefined ? Infinity : options.maxWaitMs - waitedMs;
+    if (remaining <= 0) {
+      await store.leaveQueue(gateway.name, waiterId);
+      return undefined;
+    }
+    options.onWait?.({
+      gateway: gateway.name,
+      priority,
+      position: result.ahead + 1,
+      waitedMs,
+      estimateMs: Math.max(0, result.estimateAt - result.now),
+      reason: result.reason,
+    });
+    const untilChange = Math.max(5, result.wakeAt - result.now + 1);
+    await options.sleep(Math.min(untilChange, pollMs, remaining));
   }
 }
 

@@ -1,4 +1,4 @@
-import { UsageError } from '../errors.js';
+import { ConfigError, UnavailableError } from '../errors.js';
 import { stateDir } from '../config/paths.js';
 import type { ClawConfig } from '../config/config.js';
 import type { Store } from './types.js';
@@ -8,21 +8,42 @@ export interface OpenStoreOptions {
   config: ClawConfig;
   stateDirFlag?: string;
   clock: () => number;
-  /** Where the test hook CLAW_TEST_HOLD_TX_MS says that it holds a transaction open. */
+  /** Where warnings go (a fallback to the local store), and the test hook CLAW_TEST_HOLD_TX_MS says it holds. */
   diagnostics?: { write(text: string): unknown };
 }
 
-/** CLAW_STORE (or the `store` config key) selects the store; `sqlite` is the default. */
-export async function openStore(options: OpenStoreOptions): Promise<Store> {
-  const selected = options.env.CLAW_STORE || options.config.store || 'sqlite';
-  if (selected !== 'sqlite') {
-    throw new UsageError(`unknown store "${selected.replace(/\/\/[^@/]*@/, '//[redacted]@')}": CLAW_STORE supports "sqlite"`);
-  }
+export function redactStoreUrl(url: string): string {
+  return url.replace(/^([a-z]+:\/\/)([^@/]*)@/i, (_, scheme: string, auth: string) => {
+    const colon = auth.indexOf(':');
+    return `${scheme}${colon >= 0 ? `${auth.slice(0, colon)}:***` : '***'}@`;
+  });
+}
+
+async function openSqlite(options: OpenStoreOptions, note?: string): Promise<Store> {
   const { SqliteStore } = await import('./sqlite.js');
   const hold = Number(options.env.CLAW_TEST_HOLD_TX_MS ?? 0);
   return new SqliteStore({
     dir: stateDir(options.env, options.stateDirFlag),
     clock: options.clock,
+    ...(note ? { note } : {}),
     ...(hold > 0 ? { holdTransactionMs: hold, onHold: () => options.diagnostics?.write('claw: test hook: holding a store transaction open\n') } : {}),
   });
+}
+
+/** CLAW_STORE (or the `store` config key) selects the store: `sqlite` (default) or a redis:// URL. */
+export async function openStore(options: OpenStoreOptions): Promise<Store> {
+  const selected = options.env.CLAW_STORE || options.config.store || 'sqlite';
+  if (selected === 'sqlite') return openSqlite(options);
+  if (!/^rediss?:\/\//i.test(selected)) {
+    throw new ConfigError(`unknown store "${redactStoreUrl(selected)}": use "sqlite" or redis://[user:pass@]host:port[/db] (CLAW_STORE or the store config key)`);
+  }
+  const { RedisStore } = await import('./redis.js');
+  try {
+    return await RedisStore.connect({ url: selected, prefix: options.config.storePrefix ?? 'claw:' });
+  } catch (err) {
+    if (!(err instanceof UnavailableError) || options.config.storeFallback !== 'local') throw err;
+    const note = `fallback: ${redactStoreUrl(selected)} was unreachable, so limits hold for this host only`;
+    options.diagnostics?.write(`claw: ${err.message.replace(/; start Redis.*$/, '')}; using the local store (limits hold for this host only)\n`);
+    return openSqlite(options, note);
+  }
 }

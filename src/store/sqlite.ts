@@ -4,7 +4,6 @@ import Database from 'better-sqlite3';
 import { createRequire } from 'node:module';
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { uniqueId } from '../id.js';
 import { UnavailableError } from '../errors.js';
 import { decide, effectiveWindow } from '../limiter/admission.js';
 import type { Gateway } from '../limiter/gateways.js';
@@ -21,7 +20,8 @@ create table if not exists waiters (seq integer primary key autoincrement, id te
 create index if not exists waiters_by_gateway on waiters (gateway, priority, seq);
 create table if not exists blocks (gateway text primary key, until integer not null);
 create table if not exists counters (scope text not null, name text not null, value integer not null, primary key (scope, name));
-create table if not exists cache (key text primary key, category text not null, value text not null, stored_at integer not null, expires_at integer not null);
+create table if not exists cache (key text primary key, category text not null, value text not null, stored_at integer not null,
+  expires_at integer not null, keep_until integer not null);
 create table if not exists leases (name text primary key, owner text not null, expires_at integer not null);
 create table if not exists state (key text primary key, value text not null);
 create table if not exists runs (id integer primary key autoincrement, agent text not null, started_at integer not null,
@@ -35,6 +35,7 @@ export interface SqliteStoreOptions {
   /** Test hook: hold every admission transaction open this long (to kill a process inside one). */
   holdTransactionMs?: number;
   onHold?: () => void;
+  note?: string;
 }
 
 function nativeBinding(): string {
@@ -49,6 +50,7 @@ function isCorruption(err: unknown): boolean {
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   readonly location: string;
+  readonly note?: string;
   private readonly db: Database.Database;
   private readonly clock: () => number;
   private readonly holdMs: number;
@@ -58,6 +60,7 @@ export class SqliteStore implements Store {
     this.clock = options.clock;
     this.holdMs = options.holdTransactionMs ?? 0;
     this.onHold = options.onHold;
+    if (options.note) this.note = options.note;
     mkdirSync(options.dir, { recursive: true, mode: 0o700 });
     const file = join(options.dir, 'claw.db');
     this.location = file;
@@ -143,6 +146,8 @@ export class SqliteStore implements Store {
       const db = this.db;
       db.prepare(`delete from admissions where gateway = ? and at <= ?`).run(gateway.name, now - effectiveWindow(gateway));
       db.prepare(`delete from waiters where lease_until < ?`).run(now);
+      // The waiter id is the admission id: asking again after an admission finds it, not a second one.
+      if (db.prepare(`select 1 from admissions where id = ?`).get(waiterId)) return { admitted: true, admissionId: waiterId, now };
       const mine = db.prepare(`select seq from waiters where id = ?`).get(waiterId) as { seq: number } | undefined;
       const ahead = (
         mine
@@ -157,7 +162,7 @@ export class SqliteStore implements Store {
         blockedUntil: block?.until ?? 0,
       });
       if (decision.admit) {
-        const admissionId = uniqueId();
+        const admissionId = waiterId;
         db.prepare(`insert into admissions (id, gateway, at, priority) values (?, ?, ?, ?)`).run(admissionId, gateway.name, now, priority);
         db.prepare(`delete from waiters where id = ?`).run(waiterId);
         this.bump(gateway.name, 'admitted', 1);
@@ -237,24 +242,28 @@ export class SqliteStore implements Store {
     );
   }
 
-  async cacheGet(key: string): Promise<CacheEntry | undefined> {
+  async cacheGet(key: string): Promise<(CacheEntry & { now: number }) | undefined> {
+    const now = await this.now();
     return this.read(() => {
-      const row = this.db.prepare(`select key, category, value, stored_at, expires_at from cache where key = ?`).get(key) as
+      const row = this.db.prepare(`select key, category, value, stored_at, expires_at from cache where key = ? and keep_until > ?`).get(key, now) as
         | { key: string; category: string; value: string; stored_at: number; expires_at: number }
         | undefined;
-      return row && { key: row.key, category: row.category, value: row.value, storedAt: row.stored_at, expiresAt: row.expires_at };
+      return row && { key: row.key, category: row.category, value: row.value, storedAt: row.stored_at, expiresAt: row.expires_at, now };
     });
   }
 
-  async cacheSet(entry: CacheEntry): Promise<void> {
-    this.write(() =>
+  async cacheSet(entry: { key: string; category: string; value: string; ttlMs: number; keepMs: number }): Promise<number> {
+    return this.write((now) => {
+      this.db.prepare(`delete from cache where keep_until <= ?`).run(now);
       this.db
         .prepare(
-          `insert into cache (key, category, value, stored_at, expires_at) values (?, ?, ?, ?, ?)
-           on conflict (key) do update set category = excluded.category, value = excluded.value, stored_at = excluded.stored_at, expires_at = excluded.expires_at`,
+          `insert into cache (key, category, value, stored_at, expires_at, keep_until) values (?, ?, ?, ?, ?, ?)
+           on conflict (key) do update set category = excluded.category, value = excluded.value, stored_at = excluded.stored_at,
+             expires_at = excluded.expires_at, keep_until = excluded.keep_until`,
         )
-        .run(entry.key, entry.category, entry.value, entry.storedAt, entry.expiresAt),
-    );
+        .run(entry.key, entry.category, entry.value, now, now + entry.ttlMs, now + Math.max(entry.ttlMs, entry.keepMs));
+      return now;
+    });
   }
 
   async cacheClear(category?: string): Promise<number> {

@@ -52,6 +52,8 @@ export interface Store {
   readonly kind: 'sqlite' | 'redis';
   /** Where the state is, safe to print (no secrets). */
   readonly location: string;
+  /** Set when this is a fallback: why, and what that means for the limit. */
+  readonly note?: string;
   /** The store's clock: never goes backwards, whatever the local clock does. */
   now(): Promise<number>;
   admit(request: AdmitRequest): Promise<AdmitResult>;
@@ -65,8 +67,10 @@ export interface Store {
   counters(scope: string): Promise<Record<string, number>>;
   /** Gateways the store has seen traffic for. */
   knownGateways(): Promise<string[]>;
-  cacheGet(key: string): Promise<CacheEntry | undefined>;
-  cacheSet(entry: CacheEntry): Promise<void>;
+  /** The entry with the store's clock at the read, so freshness is judged by one clock. */
+  cacheGet(key: string): Promise<(CacheEntry & { now: number }) | undefined>;
+  /** Stores at the store's clock: fresh for `ttlMs`, kept (for stale-if-error) for `keepMs`. Returns storedAt. */
+  cacheSet(entry: { key: string; category: string; value: string; ttlMs: number; keepMs: number }): Promise<number>;
   cacheClear(category?: string): Promise<number>;
   cacheEntries(): Promise<Omit<CacheEntry, 'value'>[]>;
   /** Takes the named lease if it is free, expired or already ours. */

@@ -7,7 +7,15 @@ import { join, resolve } from 'node:path';
 export const repoRoot = resolve(__dirname, '..', '..');
 export const clawBin = join(repoRoot, 'bin', 'claw');
 
+export type StoreKind = 'sqlite' | 'redis';
+
+/** The stores every behaviour test runs against: SQLite always, Redis when there is one. */
+export const stores: StoreKind[] = process.env.CLAW_TEST_REDIS_URL ? ['sqlite', 'redis'] : ['sqlite'];
+
+let sandboxes = 0;
+
 export interface Sandbox {
+  store: StoreKind;
   root: string;
   stateDir: string;
   configDir: string;
@@ -15,8 +23,10 @@ export interface Sandbox {
   writeConfig(config: unknown): void;
 }
 
-export function sandbox(extraEnv: NodeJS.ProcessEnv = {}): Sandbox {
+export function sandbox(extraEnv: NodeJS.ProcessEnv = {}, store: StoreKind = 'sqlite'): Sandbox {
   const root = mkdtempSync(join(tmpdir(), 'claw-test-'));
+  // Each sandbox gets its own key prefix on the shared test Redis.
+  const base = store === 'redis' ? { storePrefix: `claw-test:${process.pid}:${++sandboxes}:${Date.now()}:` } : {};
   const stateDir = join(root, 'state');
   const configDir = join(root, 'config');
   mkdirSync(configDir, { recursive: true });
@@ -25,14 +35,17 @@ export function sandbox(extraEnv: NodeJS.ProcessEnv = {}): Sandbox {
     HOME: root,
     CLAW_STATE_DIR: stateDir,
     CLAW_CONFIG_DIR: configDir,
+    ...(store === 'redis' ? { CLAW_STORE: process.env.CLAW_TEST_REDIS_URL } : {}),
     ...extraEnv,
   };
+  writeFileSync(join(configDir, 'config.json'), JSON.stringify(base));
   return {
+    store,
     root,
     stateDir,
     configDir,
     env,
-    writeConfig: (config) => writeFileSync(join(configDir, 'config.json'), JSON.stringify(config, null, 2)),
+    writeConfig: (config) => writeFileSync(join(configDir, 'config.json'), JSON.stringify({ ...base, ...(config as object) }, null, 2)),
   };
 }
 

@@ -1,7 +1,7 @@
 // A roster in a temp dir, fake `multica` and `openclaw` first on PATH, and their invocation log.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot, sandbox, type Sandbox } from './claw';
+import { repoRoot, sandbox, type Sandbox, type StoreKind } from './claw';
 
 export const workspaceId = 'c1d2e3f4-0000-4aaa-8bbb-123456789abc';
 export const fleet15 = {
@@ -30,9 +30,11 @@ export interface Fleet extends Sandbox {
   calls(match: (i: Invocation) => boolean): Invocation[];
 }
 
-export function fleet(options: { agents?: string[]; defaults?: Record<string, unknown>; agentOverrides?: Record<string, Record<string, unknown>>; env?: NodeJS.ProcessEnv } = {}): Fleet {
+export function fleet(
+  options: { agents?: string[]; defaults?: Record<string, unknown>; agentOverrides?: Record<string, Record<string, unknown>>; env?: NodeJS.ProcessEnv; store?: StoreKind } = {},
+): Fleet {
   const agents = options.agents ?? [...fleet15.ten, ...fleet15.fifteen];
-  const box = sandbox();
+  const box = sandbox({}, options.store);
   const heartbeatsDir = join(box.root, 'heartbeats');
   const data = join(box.root, 'fake-data');
   const log = join(box.root, 'fake.log');

@@ -1,0 +1,215 @@
+// The multi-host store: shared state in Redis, every change one Lua script (loaded once, then run
+// by SHA), Redis TIME the only clock. Connects lazily and never keeps the process alive.
+import Redis from 'ioredis';
+import { StoreUnreachableError, UnavailableError } from '../errors.js';
+import { effectiveWindow } from '../limiter/admission.js';
+import type { Gateway } from '../limiter/gateways.js';
+import { priorities } from '../priority.js';
+import * as scripts from './redis-scripts.js';
+import { redactStoreUrl as redactUrl } from './open.js';
+import type { AdmitRequest, AdmitResult, CacheEntry, GatewayState, RunRecord, Store } from './types.js';
+
+
+type Commands = Record<keyof typeof scripts, (...args: (string | number)[]) => Promise<unknown>>;
+
+export interface RedisStoreOptions {
+  url: string;
+  prefix: string;
+  connectTimeoutMs?: number;
+}
+
+export class RedisStore implements Store {
+  readonly kind = 'redis' as const;
+  readonly location: string;
+  private readonly redis: Redis;
+  private readonly prefix: string;
+  private readonly run: Commands;
+
+  private constructor(redis: Redis, options: RedisStoreOptions) {
+    this.redis = redis;
+    this.prefix = options.prefix;
+    this.location = `${redactUrl(options.url)} (prefix ${options.prefix})`;
+    for (const [name, lua] of Object.entries(scripts)) redis.defineCommand(`claw_${name}`, { numberOfKeys: 0, lua });
+    const commands = redis as unknown as Record<string, (...args: (string | number)[]) => Promise<unknown>>;
+    this.run = Object.fromEntries(
+      Object.keys(scripts).map((name) => [name, (...args: (string | number)[]) => this.guard(() => commands[`claw_${name}`]!(this.prefix, ...args))]),
+    ) as Commands;
+  }
+
+  static async connect(options: RedisStoreOptions): Promise<RedisStore> {
+    const redis = new Redis(options.url, {
+      lazyConnect: true,
+      // Fail fast while disconnected; callers that wait (the limiter) retry on their own schedule.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      connectTimeout: options.connectTimeoutMs ?? 2000,
+      retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
+    });
+    redis.on('error', () => undefined); // reported by the command that needed the connection
+    try {
+      await redis.connect();
+    } catch (err) {
+      redis.disconnect();
+      throw new UnavailableError(
+        `cannot reach the Redis store at ${redactUrl(options.url)}: ${(err as Error).message}; start Redis or set \`claw config set storeFallback local\``,
+      );
+    }
+    return new RedisStore(redis, options);
+  }
+
+  private async guard<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      const message = (err as Error).message ?? String(err);
+      if (/Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|LOADING|connect/i.test(message)) {
+        throw new StoreUnreachableError(`lost the Redis store at ${this.location}: ${message}`);
+      }
+      throw err;
+    }
+  }
+
+  private key(name: string): string {
+    return `${this.prefix}${name}`;
+  }
+
+  async now(): Promise<number> {
+    return Number(await this.run.now());
+  }
+
+  async admit(request: AdmitRequest): Promise<AdmitResult> {
+    const g = request.gateway;
+    const reply = (await this.run.admit(
+      g.name,
+      g.limit,
+      g.windowMs,
+      g.marginMs,
+      g.burst ?? 0,
+      g.reserveLow,
+      request.priority,
+      request.waiterId,
+      request.leaseMs,
+      request.queue ? 1 : 0,
+    )) as [number, number, number?, string?, number?, number?, number?];
+    if (reply[0] === 1) return { admitted: true, admissionId: request.waiterId, now: Number(reply[1]) };
+    return {
+      admitted: false,
+      now: Number(reply[1]),
+      ahead: Number(reply[2]),
+      reason: reply[3] as 'blocked' | 'full' | 'queued',
+      free: Number(reply[4]),
+      wakeAt: Number(reply[5]),
+      estimateAt: Number(reply[6]),
+    };
+  }
+
+  async markSent(gateway: Gateway, admissionId: string): Promise<void> {
+    await this.run.markSent(gateway.name, admissionId);
+  }
+
+  async leaveQueue(gateway: string, waiterId: string): Promise<void> {
+    await this.run.leaveQueue(gateway, waiterId);
+  }
+
+  async blockUntil(gateway: string, until: number): Promise<void> {
+    await this.run.blockUntil(gateway, Math.round(until));
+  }
+
+  async count(scope: string, counter: string, by = 1): Promise<void> {
+    await this.run.count(scope, counter, by);
+  }
+
+  async gatewayState(gateway: Gateway): Promise<GatewayState> {
+    const max = Number.isFinite(gateway.limit) ? gateway.limit + 1 : 0;
+    const [now, used, times, waiters, blocked, counterList] = (await this.run.gatewayState(gateway.name, effectiveWindow(gateway), max)) as [
+      number,
+      number,
+      string[],
+      number[],
+      number,
+      string[],
+    ];
+    return {
+      now: Number(now),
+      used: Number(used),
+      times: times.map(Number),
+      waiters: Object.fromEntries(priorities.map((p, i) => [p, Number(waiters[i] ?? 0)])) as GatewayState['waiters'],
+      blockedUntil: Number(blocked),
+      counters: pairs(counterList),
+    };
+  }
+
+  async counters(scope: string): Promise<Record<string, number>> {
+    return pairs(await this.guard(() => this.redis.hgetall(this.key(`ctr:${scope}`)).then((h) => Object.entries(h).flat())));
+  }
+
+  async knownGateways(): Promise<string[]> {
+    return this.guard(() => this.redis.smembers(this.key('gateways')));
+  }
+
+  async cacheGet(key: string): Promise<(CacheEntry & { now: number }) | undefined> {
+    const reply = (await this.run.cacheGet(key)) as [number, string?, string?, number?, number?];
+    if (reply.length < 5) return undefined;
+    return { key, now: Number(reply[0]), category: reply[1]!, value: reply[2]!, storedAt: Number(reply[3]), expiresAt: Number(reply[4]) };
+  }
+
+  async cacheSet(entry: { key: string; category: string; value: string; ttlMs: number; keepMs: number }): Promise<number> {
+    return Number(await this.run.cacheSet(entry.key, entry.category, entry.value, entry.ttlMs, entry.keepMs));
+  }
+
+  async cacheClear(category?: string): Promise<number> {
+    return Number(await this.run.cacheClear(category ?? ''));
+  }
+
+  async cacheEntries(): Promise<Omit<CacheEntry, 'value'>[]> {
+    const flat = (await this.run.cacheEntries()) as string[];
+    const entries: Omit<CacheEntry, 'value'>[] = [];
+    for (let i = 0; i < flat.length; i += 4) {
+      entries.push({ key: flat[i]!, category: flat[i + 1]!, storedAt: Number(flat[i + 2]), expiresAt: Number(flat[i + 3]) });
+    }
+    return entries.sort((a, b) => a.key.localeCompare(b.key));
+  }
+
+  async acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    return Number(await this.run.acquireLease(name, owner, ttlMs)) === 1;
+  }
+
+  async releaseLease(name: string, owner: string): Promise<void> {
+    await this.run.releaseLease(name, owner);
+  }
+
+  async leaseHolder(name: string): Promise<{ owner: string; expiresAt: number } | undefined> {
+    const reply = (await this.run.leaseHolder(name)) as [string?, number?];
+    return reply.length === 2 ? { owner: reply[0]!, expiresAt: Number(reply[1]) } : undefined;
+  }
+
+  async stateGet(key: string): Promise<string | undefined> {
+    return (await this.guard(() => this.redis.get(this.key(`state:${key}`)))) ?? undefined;
+  }
+
+  async stateSet(key: string, value: string): Promise<void> {
+    await this.run.stateSet(key, value);
+  }
+
+  async saveRun(run: RunRecord): Promise<void> {
+    await this.run.saveRun(run.agent, JSON.stringify(run));
+  }
+
+  async lastRuns(limitPerAgent: number): Promise<RunRecord[]> {
+    return this.guard(async () => {
+      const agents = (await this.redis.smembers(this.key('agents'))).sort();
+      const lists = await Promise.all(agents.map((agent) => this.redis.lrange(this.key(`runs:${agent}`), 0, limitPerAgent - 1)));
+      return lists.flat().map((json) => JSON.parse(json) as RunRecord);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.redis.disconnect();
+  }
+}
+
+function pairs(list: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (let i = 0; i < list.length; i += 2) out[list[i]!] = Number(list[i + 1]);
+  return out;
+}
