@@ -2,7 +2,8 @@
 // admission latency, and the cold start of `claw status --json` against `node -e 0`.
 // Everything is measured in this one run on this machine; figures are ratios and counts.
 import { build } from 'esbuild';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,13 +26,14 @@ await build({
 
 const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 
-function runWorkers(count, durationMs) {
-  const dir = join(work, `state-${count}`);
+function runWorkers(count, durationMs, redisUrl) {
+  const target = redisUrl ?? join(work, `state-${count}`);
+  const prefix = `bench:${count}:${Date.now()}:`;
   const startAt = Date.now() + 1500;
   return Promise.all(
     Array.from({ length: count }, () =>
       new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, [worker, dir, String(durationMs), String(startAt)], { stdio: ['ignore', 'pipe', 'inherit'] });
+        const child = spawn(process.execPath, [worker, target, String(durationMs), String(startAt), prefix], { stdio: ['ignore', 'pipe', 'inherit'] });
         let out = '';
         child.stdout.on('data', (d) => (out += d));
         child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`worker exited ${code}`))));
@@ -48,27 +50,55 @@ function median(args, runs, env) {
   const times = [];
   for (let i = 0; i < runs; i++) {
     const t0 = process.hrtime.bigint();
-    execFileSync(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync(process.execPath, args, { env, cwd: work, stdio: ['ignore', 'ignore', 'inherit'] });
     times.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
   return quantile(times.sort((a, b) => a - b), 0.5);
 }
 
+/** A redis-server of our own on a free port, when one is installed. */
+async function startRedis() {
+  if (spawnSync('redis-server', ['--version']).status !== 0) return undefined;
+  const probe = createServer();
+  await new Promise((r) => probe.listen(0, '127.0.0.1', r));
+  const { port } = probe.address();
+  await new Promise((r) => probe.close(r));
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  for (let i = 0; i < 100; i++) {
+    if (spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' }).stdout.trim() === 'PONG') break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { url: `redis://127.0.0.1:${port}`, stop: () => child.kill('SIGTERM') };
+}
+
 const durationMs = 3000;
 const one = await runWorkers(1, durationMs);
 const eight = await runWorkers(8, durationMs);
+const redis = await startRedis();
+const redisOne = redis ? await runWorkers(1, durationMs, redis.url) : undefined;
+const redisEight = redis ? await runWorkers(8, durationMs, redis.url) : undefined;
+redis?.stop();
 
 const env = { ...process.env, CLAW_STATE_DIR: join(work, 'status-state'), CLAW_CONFIG_DIR: join(work, 'status-config') };
-execFileSync(process.execPath, [join(root, 'bin/claw'), 'status', '--json'], { env, stdio: 'ignore' });
-// Interleave the two so drifting machine load hits both alike.
+delete env.CLAW_STORE;
+delete env.CLAW_HEARTBEATS_DIR;
+const claw = join(root, 'bin/claw');
+// Without a roster (limits and cache only) and with the shipped 15-agent roster.
+const bare = { ...env };
+const withRoster = { ...env, CLAW_HEARTBEATS_DIR: join(root, 'heartbeats') };
+execFileSync(process.execPath, [claw, 'status', '--json'], { env: bare, cwd: work, stdio: 'ignore' });
+// Interleave the runs so drifting machine load hits all of them alike.
 const nodeTimes = [];
 const statusTimes = [];
+const rosterTimes = [];
 for (let round = 0; round < 7; round++) {
-  nodeTimes.push(median(['-e', '0'], 3, env));
-  statusTimes.push(median([join(root, 'bin/claw'), 'status', '--json'], 3, env));
+  nodeTimes.push(median(['-e', '0'], 3, bare));
+  statusTimes.push(median([claw, 'status', '--json'], 3, bare));
+  rosterTimes.push(median([claw, 'status', '--json'], 3, withRoster));
 }
 const nodeMs = quantile(nodeTimes.sort((a, b) => a - b), 0.5);
 const statusMs = quantile(statusTimes.sort((a, b) => a - b), 0.5);
+const rosterMs = quantile(rosterTimes.sort((a, b) => a - b), 0.5);
 
 const idle = await simulateIdleHour();
 
@@ -81,14 +111,33 @@ const report = {
     uncontendedLatencyMs: { p50: +f(one.p50), p95: +f(one.p95) },
     contended8LatencyMs: { p50: +f(eight.p50), p95: +f(eight.p95) },
   },
-  coldStart: { nodeMs: +f(nodeMs), statusJsonMs: +f(statusMs), ratio: +f(statusMs / nodeMs) },
+  redis: redisOne
+    ? {
+        admissionsPerSecond1Process: redisOne.admittedPerSecond,
+        admissionsPerSecond8Processes: redisEight.admittedPerSecond,
+        uncontendedLatencyMs: { p50: +f(redisOne.p50), p95: +f(redisOne.p95) },
+        contended8LatencyMs: { p50: +f(redisEight.p50), p95: +f(redisEight.p95) },
+      }
+    : 'redis-server not installed',
+  coldStart: {
+    nodeMs: +f(nodeMs),
+    statusJsonMs: +f(statusMs),
+    ratio: +f(statusMs / nodeMs),
+    statusJsonWith15AgentRosterMs: +f(rosterMs),
+    rosterRatio: +f(rosterMs / nodeMs),
+  },
   idleHour: idle,
 };
 console.log(`claw bench (${report.machine})`);
 console.log(`  sqlite admissions/s        1 process: ${one.admittedPerSecond}   8 processes: ${eight.admittedPerSecond}`);
 console.log(`  admission latency          uncontended p50 ${f(one.p50)} ms  p95 ${f(one.p95)} ms`);
 console.log(`                             8 processes p50 ${f(eight.p50)} ms  p95 ${f(eight.p95)} ms   (target p50 <= 2 ms)`);
+if (redisOne) {
+  console.log(`  redis admissions/s         1 process: ${redisOne.admittedPerSecond}   8 processes: ${redisEight.admittedPerSecond}`);
+  console.log(`  redis admission latency    uncontended p50 ${f(redisOne.p50)} ms  p95 ${f(redisOne.p95)} ms; 8 processes p50 ${f(redisEight.p50)} ms  p95 ${f(redisEight.p95)} ms`);
+}
 console.log(`  cold start                 claw status --json ${f(statusMs)} ms / node -e 0 ${f(nodeMs)} ms = ${f(statusMs / nodeMs)}x   (target <= 1.5x)`);
+console.log(`                             with the 15-agent roster ${f(rosterMs)} ms = ${f(rosterMs / nodeMs)}x`);
 const sourceCalls = Object.values(idle.sourceCalls).reduce((a, b) => a + b, 0);
 console.log(`  idle hour, 15 agents         seed cron: 70 model calls, >= 140 source calls; claw: ${idle.heartbeats} heartbeats + ${idle.polls} polls = ${idle.modelCalls} model calls, ${sourceCalls} source calls`);
 console.log(JSON.stringify(report));

@@ -90,7 +90,8 @@ export async function cached<T>(store: Store, options: CachedOptions<T>): Promis
       } catch (err) {
         if (!(err instanceof SourceError)) throw err;
         await store.cacheSet({ key: failureKey, category: 'failure', value: JSON.stringify(err.message), ttlMs: failureMemoryMs, keepMs: failureMemoryMs });
-        return staleOrThrow(store, key, policy, err.message);
+        // Awaited here, inside the try: a rejection must not wait unhandled while the lease is released.
+        return await staleOrThrow(store, key, policy, err.message);
       } finally {
         await store.releaseLease(leaseName, options.owner);
       }

@@ -85,6 +85,7 @@ export async function runCall(options: CallOptions, plan: CallPlan, store: Store
       clock: io.now,
       sleep,
       onWait: live.update,
+      onStoreError: reportOnce(io),
     });
     live.clear();
     last = options.target.kind === 'command'
@@ -189,6 +190,16 @@ async function dryRun(options: CallOptions, gateway: Gateway, store: Store, io: 
       : `[dry run] would POST ${String(would.post)} (model ${String(would.model)})\n`,
   );
   return 0;
+}
+
+/** A store that went away mid-wait is reported once per process; the wait goes on. */
+function reportOnce(io: IO) {
+  let reported = false;
+  return (err: Error) => {
+    if (reported) return;
+    reported = true;
+    io.stderr.write(`claw: ${err.message}; waiting for it to come back\n`);
+  };
 }
 
 /** On a TTY, a wait longer than a second shows one live line; off a TTY nothing extra. */

@@ -2,7 +2,6 @@ import { mkdirSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { Context } from '../cli.js';
-import { UnavailableError } from '../errors.js';
 import { stateDir } from '../config/paths.js';
 import { heartbeatsDirOption, shellQuote } from './roster-options.js';
 
@@ -57,16 +56,9 @@ export function registerCron(program: Command, ctx: Context): void {
     .option('--log-dir <dir>', 'where each line appends its output (default: <state dir>/logs)')
     .option('--dry-run', 'print the crontab that would be installed; change nothing')
     .action(async (raw: RawCronOptions) => {
-      const [{ replaceBlock }, { execFileSync }] = await Promise.all([import('../heartbeat/cron.js'), import('node:child_process')]);
+      const { replaceBlock, readCrontab, writeCrontab } = await import('../heartbeat/cron.js');
       const { text, logDir } = await block(raw);
-      let current = '';
-      try {
-        current = execFileSync('crontab', ['-l'], { env: ctx.io.env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-      } catch (err) {
-        const e = err as NodeJS.ErrnoException & { stderr?: string };
-        if (e.code === 'ENOENT') throw new UnavailableError('crontab not found on PATH: install cron (apt-get install cron) or use `claw cron print`');
-        if (!/no crontab/i.test(String(e.stderr))) throw new UnavailableError(`crontab -l failed: ${String(e.stderr).trim()}`);
-      }
+      const current = readCrontab(ctx.io.env);
       const next = replaceBlock(current, text);
       if (raw.dryRun) {
         ctx.io.stdout.write(`[dry run] would install this crontab:\n${next}`);
@@ -77,11 +69,7 @@ export function registerCron(program: Command, ctx: Context): void {
         return;
       }
       mkdirSync(logDir, { recursive: true, mode: 0o700 });
-      try {
-        execFileSync('crontab', ['-'], { env: ctx.io.env, input: next, stdio: ['pipe', 'ignore', 'pipe'] });
-      } catch (err) {
-        throw new UnavailableError(`crontab - failed: ${String((err as { stderr?: string }).stderr ?? (err as Error).message).trim()}`);
-      }
+      writeCrontab(ctx.io.env, next);
       ctx.io.stdout.write(`installed the claw block (${text.split('\n').filter((l) => /^\S+ \S+ \S+ \S+ \S+ /.test(l)).length} lines) in your crontab; logs in ${logDir}\n`);
     });
 }

@@ -1,9 +1,11 @@
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { Context } from '../cli.js';
 import { ExitCode } from '../errors.js';
 import { formatDuration } from '../duration.js';
 import { stateDirOption } from './options.js';
 import { heartbeatsDirOption } from './roster-options.js';
+import { heartbeatsDir } from '../config/paths.js';
 import type { GatewayReport } from '../limiter/report.js';
 import type { AgentHealth } from '../heartbeat/health.js';
 import type { CacheStats } from '../cache/stats.js';
@@ -145,20 +147,20 @@ export function registerStatus(program: Command, ctx: Context): void {
       '\nExamples:\n  claw status\n  claw status --json | jq \'.gateways[] | select(.name=="nvidia")\'\n  claw status --check || echo "an agent is late or failing"\n  claw status --prometheus > /var/lib/node_exporter/textfile/claw.prom',
     )
     .action(async (raw: RawStatusOptions) => {
-      const [{ loadConfig }, { openStore }, { allGateways, toGateway, resolveGateway }, { gatewayReport }, roster, { agentHealth }, { cacheStats }] = await Promise.all([
+      const [{ loadConfig }, { openStore }, { allGateways, toGateway, resolveGateway }, { gatewayReport }, { cacheStats }] = await Promise.all([
         import('../config/config.js'),
         import('../store/open.js'),
         import('../limiter/gateways.js'),
         import('../limiter/report.js'),
-        import('../config/roster.js'),
-        import('../heartbeat/health.js'),
         import('../cache/stats.js'),
       ]);
       const config = loadConfig(ctx.io.env);
-      const dir = roster.heartbeatsDir(ctx.io.env, config, ctx.io.cwd, raw.heartbeatsDir);
-      const { existsSync } = await import('node:fs');
-      // The roster is optional for status unless it was asked for by name.
-      const agents = existsSync(dir) || raw.heartbeatsDir || ctx.io.env.CLAW_HEARTBEATS_DIR ? roster.loadRoster(dir).agents : undefined;
+      const dir = heartbeatsDir(ctx.io.env, config, ctx.io.cwd, raw.heartbeatsDir);
+      // The roster is optional for status unless it was asked for by name; without one, its
+      // modules (and cron-parser) are never loaded.
+      const wanted = existsSync(dir) || raw.heartbeatsDir || ctx.io.env.CLAW_HEARTBEATS_DIR;
+      const [roster, health] = wanted ? await Promise.all([import('../config/roster.js'), import('../heartbeat/health.js')]) : [];
+      const agents = roster ? roster.loadRoster(dir).agents : undefined;
       const store = await openStore({ env: ctx.io.env, config, clock: ctx.io.now, diagnostics: ctx.io.stderr, ...(raw.stateDir ? { stateDirFlag: raw.stateDir } : {}) });
       try {
         const gateways = allGateways(config);
@@ -166,13 +168,13 @@ export function registerStatus(program: Command, ctx: Context): void {
         // Gateways seen in traffic but not configured are unknown, hence unlimited.
         for (const name of await store.knownGateways()) if (!configured.has(name)) gateways.push(toGateway(name, undefined));
         const now = ctx.io.now();
-        const health = agents ? await agentHealth(store, agents, now) : [];
+        const healthOf = agents && health ? await health.agentHealth(store, agents, now) : [];
         const doc: StatusDocument = {
           ok: true,
           store: { kind: store.kind, location: store.location, ...(store.note ? { note: store.note } : {}) },
           gateways: await Promise.all(gateways.map((g) => gatewayReport(store, g))),
           roster: agents ? dir : null,
-          agents: health.map((h, i) => ({ ...h, gateway: resolveGateway(config, { model: agents![i]!.model }).name })),
+          agents: healthOf.map((h, i) => ({ ...h, gateway: resolveGateway(config, { model: agents![i]!.model }).name })),
           cache: await cacheStats(store),
         };
         if (raw.prometheus) ctx.io.stdout.write(formatPrometheus(doc));

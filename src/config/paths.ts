@@ -1,5 +1,6 @@
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import type { ClawConfig } from './config.js';
 
 type Env = NodeJS.ProcessEnv;
 
@@ -18,4 +19,9 @@ export function configDir(env: Env): string {
 
 export function configFile(env: Env): string {
   return join(configDir(env), 'config.json');
+}
+
+/** `--heartbeats-dir`, else CLAW_HEARTBEATS_DIR, else the heartbeatsDir config key, else ./heartbeats. */
+export function heartbeatsDir(env: NodeJS.ProcessEnv, config: ClawConfig, cwd: string, flag?: string): string {
+  return resolve(cwd, flag ?? env.CLAW_HEARTBEATS_DIR ?? config.heartbeatsDir ?? 'heartbeats');
 }

@@ -1,11 +1,11 @@
 // The roster: heartbeats/<agent>.json plus defaults.json, validated with the file and field named.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, isAbsolute, join, resolve } from 'node:path';
+export { heartbeatsDir } from './paths.js';
 import { CronExpressionParser } from 'cron-parser';
 import { ConfigError, UsageError } from '../errors.js';
 import { parseDuration } from '../duration.js';
 import { parsePriority, type PriorityRank } from '../priority.js';
-import type { ClawConfig } from './config.js';
 
 export interface AgentSpec {
   id: string;
@@ -53,11 +53,6 @@ const builtinDefaults: Record<string, unknown> = {
   timeout: '10m',
   sourceTimeout: '60s',
 };
-
-/** `--heartbeats-dir`, else CLAW_HEARTBEATS_DIR, else the heartbeatsDir config key, else ./heartbeats. */
-export function heartbeatsDir(env: NodeJS.ProcessEnv, config: ClawConfig, cwd: string, flag?: string): string {
-  return resolve(cwd, flag ?? env.CLAW_HEARTBEATS_DIR ?? config.heartbeatsDir ?? 'heartbeats');
-}
 
 function readJson(file: string): Record<string, unknown> {
   let doc: unknown;

@@ -1,4 +1,6 @@
 // The crontab for the roster: one line per agent, the poll line, log files, in a marked block.
+import { execFileSync } from 'node:child_process';
+import { UnavailableError } from '../errors.js';
 import type { Roster } from '../config/roster.js';
 
 export const blockStart = '# >>> claw heartbeats (managed by `claw cron install`; edits inside this block are replaced) >>>';
@@ -38,4 +40,24 @@ export function replaceBlock(crontab: string, block: string): string {
   }
   const base = crontab === '' || crontab.endsWith('\n') ? crontab : `${crontab}\n`;
   return `${base}${block}`;
+}
+
+/** The user's crontab, '' when there is none yet. */
+export function readCrontab(env: NodeJS.ProcessEnv): string {
+  try {
+    return execFileSync('crontab', ['-l'], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { stderr?: string };
+    if (e.code === 'ENOENT') throw new UnavailableError('crontab not found on PATH: install cron (apt-get install cron) or use `claw cron print`');
+    if (/no crontab/i.test(String(e.stderr))) return '';
+    throw new UnavailableError(`crontab -l failed: ${String(e.stderr).trim()}`);
+  }
+}
+
+export function writeCrontab(env: NodeJS.ProcessEnv, text: string): void {
+  try {
+    execFileSync('crontab', ['-'], { env, input: text, stdio: ['pipe', 'ignore', 'pipe'] });
+  } catch (err) {
+    throw new UnavailableError(`crontab - failed: ${String((err as { stderr?: string }).stderr ?? (err as Error).message).trim()}`);
+  }
 }

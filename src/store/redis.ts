@@ -37,22 +37,29 @@ export class RedisStore implements Store {
   }
 
   static async connect(options: RedisStoreOptions): Promise<RedisStore> {
+    let connected = false;
+    let lastError: Error | undefined;
     const redis = new Redis(options.url, {
       lazyConnect: true,
       // Fail fast while disconnected; callers that wait (the limiter) retry on their own schedule.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       connectTimeout: options.connectTimeoutMs ?? 2000,
-      retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
+      // ioredis waits this long for a closed socket to say so; a refused one never does.
+      disconnectTimeout: 100,
+      // No retries for the first connection (a clear error at once); after it, reconnect in the background.
+      retryStrategy: (attempt) => (connected ? Math.min(attempt * 100, 1000) : null),
     });
-    redis.on('error', () => undefined); // reported by the command that needed the connection
+    redis.on('error', (err: Error) => {
+      lastError = err; // reported by the command that needed the connection
+    });
     try {
       await redis.connect();
+      connected = true;
     } catch (err) {
       redis.disconnect();
-      throw new UnavailableError(
-        `cannot reach the Redis store at ${redactUrl(options.url)}: ${(err as Error).message}; start Redis or set \`claw config set storeFallback local\``,
-      );
+      const reason = (lastError ?? (err as Error)).message;
+      throw new UnavailableError(`cannot reach the Redis store at ${redactUrl(options.url)}: ${reason}; start Redis or set \`claw config set storeFallback local\``);
     }
     return new RedisStore(redis, options);
   }

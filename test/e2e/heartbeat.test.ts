@@ -1,15 +1,15 @@
 // The heartbeat with real processes and fake `multica` / `openclaw` on PATH that log every call.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { finished, runClaw, startClaw, statusJson, waitFor } from '../helpers/claw';
+import { finished, runClaw, startClaw, statusJson, stores, waitFor } from '../helpers/claw';
 import { fleet, isAgentList, isDispatch, isIssueList, isNotify, isWorkboardList, multicaIssue } from '../helpers/fleet';
 
 const heartbeat = (agent: string, ...extra: string[]) => ['heartbeat', agent, '--no-splay', ...extra];
 
-describe('claw heartbeat', () => {
+describe.each(stores)('claw heartbeat (%s store)', (store) => {
   it('an idle fleet: 15 heartbeats make zero dispatches and print nothing off a TTY', async () => {
-    const f = fleet();
+    const f = fleet({ store });
     const agents = JSON.parse(JSON.stringify((await statusJson(f.env)).agents)).map((a: any) => a.agent);
     expect(agents).toHaveLength(15);
     const results = await Promise.all(agents.map((a: string) => runClaw(heartbeat(a), f.env)));
@@ -22,7 +22,7 @@ describe('claw heartbeat', () => {
   });
 
   it('15 heartbeats started at once on a cold cache make one issue list, one agent list and one workboard list in total', async () => {
-    const f = fleet({ env: { FAKE_DELAY_MS: '1500' } });
+    const f = fleet({ store, env: { FAKE_DELAY_MS: '1500' } });
     const agents = ['coo', 'secretary', 'opengineer', 'projectmanager', 'costcodev', 'productmanager', 'architect', 'designer', 'contentspecialist', 'cvexpert', 'prompt-engineer', 'mediaspecialist', 'taobaospecialist', 'marketanalysis', 'lawyer'];
     const results = await Promise.all(agents.map((a) => finished(startClaw(heartbeat(a, '--json'), f.env))));
     expect(results.map((r) => r.code)).toEqual(Array(15).fill(0));
@@ -37,7 +37,7 @@ describe('claw heartbeat', () => {
   });
 
   it('pages through multica issues until has_more is false, and groups them by assignee', async () => {
-    const f = fleet({ agents: ['coo', 'secretary'] });
+    const f = fleet({ store, agents: ['coo', 'secretary'] });
     const issues = Array.from({ length: 230 }, (_, i) =>
       multicaIssue({ id: `id-${i}`, identifier: `MUL-${i}`, status: 'done', status_category: 'done', assignee_id: `00000000-0000-4000-8000-00000000000${i % 2}` }),
     );
@@ -51,7 +51,7 @@ describe('claw heartbeat', () => {
   });
 
   it('a todo task with an unmet dependency is not dispatched; once the dependency is done, it is', async () => {
-    const f = fleet({ agents: ['coo'] });
+    const f = fleet({ store, agents: ['coo'] });
     f.writeTodo('coo', '- [/] Collect figures 🆔 figures\n- [ ] Write the review ⏫ ⛔ figures\n');
     const first = JSON.parse((await runClaw(heartbeat('coo', '--json'), f.env)).stdout);
     expect(first.outcome).toBe('idle');
@@ -70,7 +70,7 @@ describe('claw heartbeat', () => {
   });
 
   it('workboard cards blocked_by an unfinished card wait; archived cards and other agents\' cards are ignored', async () => {
-    const f = fleet({ agents: ['secretary'] });
+    const f = fleet({ store, agents: ['secretary'] });
     const card = (id: string, fields: Record<string, unknown>) => ({ id, title: id, notes: '', status: 'ready', priority: 'normal', labels: [], agentId: 'secretary', position: 1, createdAt: 1, updatedAt: Date.now(), startedAt: null, metadata: {}, ...fields });
     f.setCards([
       card('draft-faq', { metadata: { links: [{ id: 'l1', type: 'blocked_by', targetCardId: 'outline', createdAt: 1 }] } }),
@@ -85,7 +85,7 @@ describe('claw heartbeat', () => {
 
   it('a stall is suspected, then confirmed; then one recovery dispatch and one notification, not repeated', async () => {
     const notify = ['openclaw', 'message', 'send', '--channel', 'feishu', '--target', 'ops', '--message', '{message}', '--json'];
-    const f = fleet({ agents: ['coo'], agentOverrides: { coo: { notify, stallAfter: '20m' } } });
+    const f = fleet({ store, agents: ['coo'], agentOverrides: { coo: { notify, stallAfter: '20m' } } });
     const stalledSince = new Date(Date.now() - 30 * 60_000).toISOString();
     f.setIssues([multicaIssue({ status: 'in_progress', status_category: 'in_progress', last_activity_at: stalledSince, title: 'Q3 cost report' })]);
     const run = async () => JSON.parse((await runClaw(heartbeat('coo', '--json'), f.env)).stdout);
@@ -113,7 +113,7 @@ describe('claw heartbeat', () => {
 
   it('after maxRounds dispatches the task is paused, with exactly one notification', async () => {
     const notify = ['openclaw', 'message', 'send', '--channel', 'feishu', '--target', 'ops', '--message', '{message}'];
-    const f = fleet({ agents: ['coo'], agentOverrides: { coo: { notify, maxRounds: 3, warnAt: 0.6 } } });
+    const f = fleet({ store, agents: ['coo'], agentOverrides: { coo: { notify, maxRounds: 3, warnAt: 0.6 } } });
     f.writeTodo('coo', '- [ ] A task nobody claims\n');
     const outcomes: string[] = [];
     const warnings: string[][] = [];
@@ -132,7 +132,7 @@ describe('claw heartbeat', () => {
   });
 
   it('a source that exits 1 and one that prints garbage: degraded, the docs still count', async () => {
-    const f = fleet({ agents: ['coo'], env: { FAKE_MULTICA_MODE: 'fail', FAKE_WORKBOARD_MODE: 'garbage' } });
+    const f = fleet({ store, agents: ['coo'], env: { FAKE_MULTICA_MODE: 'fail', FAKE_WORKBOARD_MODE: 'garbage' } });
     f.writeTodo('coo', '- [ ] Still do this\n');
     const r = await runClaw(heartbeat('coo', '--json'), f.env);
     const report = JSON.parse(r.stdout);
@@ -149,7 +149,7 @@ describe('claw heartbeat', () => {
   });
 
   it('a source that never exits: the heartbeat finishes within its timeout and leaves no child running', async () => {
-    const f = fleet({ agents: ['coo'], defaults: { sourceTimeout: '2s' }, env: { FAKE_MULTICA_MODE: 'hang' } });
+    const f = fleet({ store, agents: ['coo'], defaults: { sourceTimeout: '2s' }, env: { FAKE_MULTICA_MODE: 'hang' } });
     const began = Date.now();
     const r = await runClaw(heartbeat('coo', '--json'), f.env);
     expect(Date.now() - began).toBeLessThan(10_000);
@@ -163,7 +163,7 @@ describe('claw heartbeat', () => {
   });
 
   it('stale-if-error: when a refresh fails, the last good value is used and marked stale', async () => {
-    const f = fleet({ agents: ['coo'] });
+    const f = fleet({ store, agents: ['coo'] });
     f.setIssues([multicaIssue({ title: 'From the last good fetch' })]);
     expect(JSON.parse((await runClaw(['poll', '--json'], f.env)).stdout).ok).toBe(true);
     const failing = { ...f.env, FAKE_MULTICA_MODE: 'fail' };
@@ -174,7 +174,7 @@ describe('claw heartbeat', () => {
   });
 
   it('a second heartbeat of the same agent while the first runs is skipped', async () => {
-    const f = fleet({ agents: ['coo'], agentOverrides: { coo: { dispatch: ['sh', '-c', 'sleep 4'] } } });
+    const f = fleet({ store, agents: ['coo'], agentOverrides: { coo: { dispatch: ['sh', '-c', 'sleep 4'] } } });
     f.writeTodo('coo', '- [ ] Slow work\n');
     const first = startClaw(heartbeat('coo'), f.env);
     await waitFor(async () => (await statusJson(f.env)).agents[0].health === 'running');
@@ -188,7 +188,7 @@ describe('claw heartbeat', () => {
   });
 
   it('a dead holder\'s lock, and its refresh lease on a source, are taken over at once', async () => {
-    const f = fleet({ agents: ['coo'], agentOverrides: { coo: { dispatch: ['sh', '-c', 'sleep 30'] } } });
+    const f = fleet({ store, agents: ['coo'], agentOverrides: { coo: { dispatch: ['sh', '-c', 'sleep 30'] } } });
     f.writeTodo('coo', '- [ ] Work\n');
     const first = startClaw(heartbeat('coo'), f.env);
     await waitFor(async () => (await statusJson(f.env)).agents[0].health === 'running');
@@ -203,7 +203,7 @@ describe('claw heartbeat', () => {
   });
 
   it('a failed dispatch is recorded as failed, exits 75 and shows as failing in status --check', async () => {
-    const f = fleet({ agents: ['coo'], env: { FAKE_AGENT_EXIT: '1' } });
+    const f = fleet({ store, agents: ['coo'], env: { FAKE_AGENT_EXIT: '1' } });
     f.writeTodo('coo', '- [ ] Work\n');
     const r = await runClaw(heartbeat('coo'), f.env);
     expect(r.code).toBe(75);
@@ -222,7 +222,7 @@ describe('claw heartbeat', () => {
       [{ tz: 'Mars/Olympus' }, /coo\.json: tz: unknown time zone "Mars\/Olympus"/],
     ];
     for (const [override, message] of cases) {
-      const f = fleet({ agents: ['coo'] });
+      const f = fleet({ store, agents: ['coo'] });
       const file = join(f.heartbeatsDir, 'coo.json');
       writeFileSync(file, JSON.stringify({ id: 'coo', schedule: '*/10 * * * *', ...override }));
       const r = await runClaw(heartbeat('coo'), f.env);
@@ -230,16 +230,16 @@ describe('claw heartbeat', () => {
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).toMatch(message);
     }
-    const f = fleet({ agents: ['coo'] });
+    const f = fleet({ store, agents: ['coo'] });
     const unknown = await runClaw(heartbeat('ghost'), f.env);
     expect(unknown.code).toBe(64);
     expect(unknown.stderr).toMatch(/no agent "ghost"/);
   });
 });
 
-describe('claw poll, cache, cron', () => {
+describe.each(stores)('claw poll, cache, cron (%s store)', (store) => {
   it('poll refreshes each source once for the fleet and prints per-agent counts; heartbeats then hit the cache', async () => {
-    const f = fleet({ agents: ['coo', 'secretary', 'lawyer'] });
+    const f = fleet({ store, agents: ['coo', 'secretary', 'lawyer'] });
     f.setIssues([multicaIssue({})]);
     const poll = JSON.parse((await runClaw(['poll', '--json'], f.env)).stdout);
     expect(poll.agents.map((a: any) => [a.agent, a.claimable])).toEqual([['coo', 1], ['lawyer', 0], ['secretary', 0]]);
@@ -261,7 +261,7 @@ describe('claw poll, cache, cron', () => {
   });
 
   it('cron print shows CRON_TZ, one line per agent and the poll line; install is idempotent and keeps other lines', async () => {
-    const f = fleet({ agents: ['coo', 'lawyer'] });
+    const f = fleet({ store, agents: ['coo', 'lawyer'] });
     const printed = (await runClaw(['cron', 'print'], f.env)).stdout;
     expect(printed).toContain('CRON_TZ=Asia/Shanghai\n');
     expect(printed).toMatch(/^\*\/5 \* \* \* \* .*bin\/claw poll >> .*poll\.log 2>&1$/m);
@@ -286,7 +286,7 @@ describe('claw poll, cache, cron', () => {
   });
 
   it('status --prometheus uses the dashboard metric names', async () => {
-    const f = fleet({ agents: ['coo'] });
+    const f = fleet({ store, agents: ['coo'] });
     await runClaw(heartbeat('coo'), f.env);
     const text = (await runClaw(['status', '--prometheus'], f.env)).stdout;
     for (const name of ['agent_heartbeat_status', 'agent_task_stagnation_seconds', 'agent_workboard_pending', 'agent_429_error_rate', 'claw_gateway_limit', 'claw_cache_hits_total']) {
@@ -294,6 +294,5 @@ describe('claw poll, cache, cron', () => {
     }
     expect(text).toMatch(/^agent_heartbeat_status\{agent_name="coo"\} 1$/m);
     expect(text).toMatch(/^claw_gateway_limit\{gateway="nvidia"\} 40$/m);
-    expect(existsSync(f.stateDir)).toBe(true);
   });
 });

@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { finished, runClaw, sandbox, startClaw, statusJson } from '../helpers/claw';
+import { finished, runClaw, sandbox, startClaw, statusJson, stores } from '../helpers/claw';
 import { startGateway, type FakeGateway } from '../helpers/gateway-server';
 
 const key = 'sk-test-SECRET-0123456789';
@@ -18,10 +18,10 @@ function configFor(url: string, limit: number, windowS: number) {
   return { gateways: { nv: { match: ['nv'], limit, window: `${windowS}s`, baseUrl: url, apiKeyEnv: 'NV_KEY' } } };
 }
 
-describe('claw call --prompt against a real server', () => {
+describe.each(stores)('claw call --prompt against a real server (%s store)', (store) => {
   it('makes zero 429s when its limit matches the server', async () => {
     server = await startGateway(4, 2000);
-    const box = sandbox({ NV_KEY: key });
+    const box = sandbox({ NV_KEY: key }, store);
     box.writeConfig(configFor(server.url, 4, 2));
     const results = await Promise.all(
       Array.from({ length: 12 }, (_, i) => finished(startClaw(['call', '--model', 'nv/deepseek-ai/deepseek-v4-pro', '--prompt', `hello ${i}`], box.env))),
@@ -36,7 +36,7 @@ describe('claw call --prompt against a real server', () => {
 
   it('when the server is stricter, every process honours its 429 and every call still succeeds', async () => {
     server = await startGateway(2, 2000);
-    const box = sandbox({ NV_KEY: key });
+    const box = sandbox({ NV_KEY: key }, store);
     box.writeConfig(configFor(server.url, 4, 2));
     const results = await Promise.all(
       Array.from({ length: 8 }, () =>
@@ -54,7 +54,7 @@ describe('claw call --prompt against a real server', () => {
 
   it('prints the whole response with --json, reads the prompt from stdin and sends --body as given', async () => {
     server = await startGateway(10, 1000);
-    const box = sandbox({ NV_KEY: key });
+    const box = sandbox({ NV_KEY: key }, store);
     box.writeConfig(configFor(server.url, 10, 1));
     const viaStdin = await runClaw(['call', '--model', 'nv/m1', '--prompt', '-', '--json'], box.env, 'from stdin');
     expect(viaStdin.code).toBe(0);
@@ -71,7 +71,7 @@ describe('claw call --prompt against a real server', () => {
     await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
     const closedPort = (probe.address() as AddressInfo).port;
     await new Promise((r) => probe.close(r));
-    const box = sandbox();
+    const box = sandbox({}, store);
     box.writeConfig({ gateways: { nv: { match: ['nv'], limit: 5, window: '1s', baseUrl: `http://127.0.0.1:${closedPort}/v1`, apiKeyEnv: 'NV_KEY' } } });
     const missing = await runClaw(['call', '--model', 'nv/m', '--prompt', 'hi'], box.env);
     expect(missing.code).toBe(78);
