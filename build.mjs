@@ -27,35 +27,21 @@ const cronParserApart = {
   },
 };
 
+const common = { bundle: true, format: 'cjs', platform: 'node', target: 'node20', minifyWhitespace: true, minifySyntax: true, logLevel: 'warning' };
+
 rmSync('dist', { recursive: true, force: true });
 await build({
+  ...common,
   entryPoints: ['src/cli.ts'],
   outfile: 'dist/cli.cjs',
-  bundle: true,
-  format: 'cjs',
-  platform: 'node',
-  target: 'node20',
-  minifyWhitespace: true,
-  minifySyntax: true,
   external: ['conf'],
   define: { 'import.meta.url': '__clawModuleUrl' },
   banner: { js: "const __clawModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
-  logLevel: 'warning',
   plugins: [lazyChildProcessInCommander, cronParserApart],
 });
 
 // cron-parser (with luxon) and ioredis are large and needed only with a roster or a Redis store:
 // each gets its own bundle, required the first time it is needed, so other commands never parse it.
 for (const name of ['cron-parser', 'ioredis']) {
-  await build({
-    stdin: { contents: `module.exports = require('${name}');`, resolveDir: '.', loader: 'js' },
-    outfile: `dist/${name}.cjs`,
-    bundle: true,
-    format: 'cjs',
-    platform: 'node',
-    target: 'node20',
-    minifyWhitespace: true,
-    minifySyntax: true,
-    logLevel: 'warning',
-  });
+  await build({ ...common, stdin: { contents: `module.exports = require('${name}');`, resolveDir: '.', loader: 'js' }, outfile: `dist/${name}.cjs` });
 }

@@ -23,43 +23,21 @@ function leaseFor(agent: AgentSpec): number {
   return agent.sourceTimeoutMs * 2 + 5000;
 }
 
+/** One shared source value through the shared cache (refreshed once for every process). */
+function shared<T>(ctx: GatherContext, key: string, category: string, leaseMs: number, refresh: () => Promise<T>): Promise<Cached<T>> {
+  return cached(ctx.store, { key, category, policy: ctx.policy, leaseMs, owner: ctx.owner, refresh, sleep: ctx.sleep, ...(ctx.force ? { force: true } : {}) });
+}
+
 export function fetchIssues(ctx: GatherContext, workspaceId: string, timeoutMs: number, leaseMs: number): Promise<Cached<multica.MulticaIssue[]>> {
-  return cached(ctx.store, {
-    key: `multica:issues:${workspaceId}`,
-    category: 'multica',
-    policy: ctx.policy,
-    leaseMs,
-    owner: ctx.owner,
-    refresh: () => multica.listIssues(workspaceId, ctx.env, timeoutMs),
-    sleep: ctx.sleep,
-    ...(ctx.force ? { force: true } : {}),
-  });
+  return shared(ctx, `multica:issues:${workspaceId}`, 'multica', leaseMs, () => multica.listIssues(workspaceId, ctx.env, timeoutMs));
 }
 
 export function fetchMulticaAgents(ctx: GatherContext, workspaceId: string, timeoutMs: number, leaseMs: number): Promise<Cached<multica.MulticaAgent[]>> {
-  return cached(ctx.store, {
-    key: `multica:agents:${workspaceId}`,
-    category: 'config',
-    policy: ctx.policy,
-    leaseMs,
-    owner: ctx.owner,
-    refresh: () => multica.listAgents(workspaceId, ctx.env, timeoutMs),
-    sleep: ctx.sleep,
-    ...(ctx.force ? { force: true } : {}),
-  });
+  return shared(ctx, `multica:agents:${workspaceId}`, 'config', leaseMs, () => multica.listAgents(workspaceId, ctx.env, timeoutMs));
 }
 
 export function fetchCards(ctx: GatherContext, board: string | undefined, timeoutMs: number, leaseMs: number): Promise<Cached<workboard.WorkboardCard[]>> {
-  return cached(ctx.store, {
-    key: `workboard:cards:${board ?? 'default'}`,
-    category: 'workboard',
-    policy: ctx.policy,
-    leaseMs,
-    owner: ctx.owner,
-    refresh: () => workboard.listCards(board, ctx.env, timeoutMs),
-    sleep: ctx.sleep,
-    ...(ctx.force ? { force: true } : {}),
-  });
+  return shared(ctx, `workboard:cards:${board ?? 'default'}`, 'workboard', leaseMs, () => workboard.listCards(board, ctx.env, timeoutMs));
 }
 
 function stateOf(results: Cached<unknown>[]): Pick<SourceReport, 'state' | 'detail'> {

@@ -124,8 +124,14 @@ export class SqliteStore implements Store {
     return now;
   }
 
+  /** Reading the clock needs no write: only a transaction that changes state advances the mark. */
+  private readNow(): number {
+    const row = this.db.prepare(`select value from meta where key = 'clock_high'`).get() as { value: number } | undefined;
+    return Math.max(this.clock(), row?.value ?? 0);
+  }
+
   async now(): Promise<number> {
-    return this.write((now) => now);
+    return this.read(() => this.readNow());
   }
 
   /** The oldest admissions in the window: limit + 1 of them decide everything admission needs. */
@@ -208,8 +214,8 @@ export class SqliteStore implements Store {
   }
 
   async gatewayState(gateway: Gateway): Promise<GatewayState> {
-    const now = Math.max(this.clock(), this.read(() => (this.db.prepare(`select value from meta where key = 'clock_high'`).get() as { value: number } | undefined)?.value ?? 0));
     return this.read(() => {
+      const now = this.readNow();
       const waiters = Object.fromEntries(priorities.map((p) => [p, 0])) as GatewayState['waiters'];
       const rows = this.db
         .prepare(`select priority, count(*) n from waiters where gateway = ? and lease_until >= ? group by priority`)

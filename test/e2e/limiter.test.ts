@@ -1,33 +1,12 @@
 // The shared limit across real OS processes: each `claw` below is its own node process.
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { finished, logStart, runClaw, sandbox, startClaw, statusJson, stores, waitFor } from '../helpers/claw';
+import { busiestWindow, finished, logStart, readStarts, runClaw, sandbox, startClaw, statusJson, stores, waitFor } from '../helpers/claw';
 
 const marginMs = 250;
 
-function starts(log: string): { label: string; at: number }[] {
-  if (!existsSync(log)) return [];
-  return readFileSync(log, 'utf8')
-    .trim()
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => {
-      const [label, at] = line.split(' ');
-      return { label: label!, at: Number(at) };
-    })
-    .sort((a, b) => a.at - b.at);
-}
-
-/** The most starts that any rolling window of `windowMs` holds. */
-function busiestWindow(times: number[], windowMs: number): number {
-  let most = 0;
-  for (let i = 0, j = 0; i < times.length; i++) {
-    while (times[i]! - times[j]! >= windowMs) j++;
-    most = Math.max(most, i - j + 1);
-  }
-  return most;
-}
+const starts = readStarts;
 
 describe.each(stores)('shared limit across processes (%s store)', (store) => {
   it('40 processes through a 5-per-2s gateway: no 2s window holds more than 5 starts, and the limit is used', async () => {

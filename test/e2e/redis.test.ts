@@ -1,9 +1,9 @@
 // What only the Redis store has to show: hosts that share one limit, a server restart, and an
 // unreachable server.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { finished, logStart, runClaw, sandbox, startClaw, statusJson } from '../helpers/claw';
+import { busiestWindow, finished, logStart, readStarts, runClaw, sandbox, startClaw, statusJson } from '../helpers/claw';
 import { freePort, redisServer, type RedisServer } from '../helpers/redis';
 
 const servers: RedisServer[] = [];
@@ -11,19 +11,7 @@ afterAll(async () => {
   for (const s of servers) await s.stop();
 });
 
-function startTimes(log: string): number[] {
-  if (!existsSync(log)) return [];
-  return readFileSync(log, 'utf8').trim().split('\n').filter(Boolean).map((l) => Number(l.split(' ')[1])).sort((a, b) => a - b);
-}
-
-function busiest(times: number[], windowMs: number): number {
-  let most = 0;
-  for (let i = 0, j = 0; i < times.length; i++) {
-    while (times[i]! - times[j]! >= windowMs) j++;
-    most = Math.max(most, i - j + 1);
-  }
-  return most;
-}
+const startTimes = (log: string) => readStarts(log).map((s) => s.at);
 
 describe.runIf(process.env.CLAW_TEST_REDIS_URL)('the Redis store', () => {
   it('two hosts with separate state dirs and clocks minutes apart share one limit in every rolling window', async () => {
@@ -42,7 +30,7 @@ describe.runIf(process.env.CLAW_TEST_REDIS_URL)('the Redis store', () => {
     expect(results.map((r) => r.code)).toEqual(Array(20).fill(0));
     const times = startTimes(log);
     expect(times).toHaveLength(20);
-    expect(busiest(times, 2000)).toBeLessThanOrEqual(5);
+    expect(busiestWindow(times, 2000)).toBeLessThanOrEqual(5);
     const t = (await statusJson(hostB.env)).gateways.find((g: any) => g.name === 't');
     expect(t.counters.admitted).toBe(20);
   });
@@ -65,7 +53,7 @@ describe.runIf(process.env.CLAW_TEST_REDIS_URL)('the Redis store', () => {
     for (const r of done) expect(r.stdout + r.stderr).not.toContain('s3cret-pw');
     const times = startTimes(log);
     expect(times).toHaveLength(10);
-    expect(busiest(times, 2000)).toBeLessThanOrEqual(2);
+    expect(busiestWindow(times, 2000)).toBeLessThanOrEqual(2);
     const status = await statusJson(box.env);
     expect(status.store.location).toMatch(/^redis:\/\/:\*\*\*@127\.0\.0\.1:\d+ \(prefix claw-test:/);
     expect(JSON.stringify(status)).not.toContain('s3cret-pw');

@@ -1,6 +1,6 @@
 // Runs the built bin as real OS processes with their own state and config dirs.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -89,6 +89,30 @@ export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs
     await new Promise((r) => setTimeout(r, everyMs));
   }
   throw new Error(`condition not met within ${timeoutMs}ms`);
+}
+
+/** The starts a logStart command wrote, oldest first. */
+export function readStarts(log: string): { label: string; at: number }[] {
+  if (!existsSync(log)) return [];
+  return readFileSync(log, 'utf8')
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [label, at] = line.split(' ');
+      return { label: label!, at: Number(at) };
+    })
+    .sort((a, b) => a.at - b.at);
+}
+
+/** The most starts that any rolling window of `windowMs` holds. */
+export function busiestWindow(times: number[], windowMs: number): number {
+  let most = 0;
+  for (let i = 0, j = 0; i < times.length; i++) {
+    while (times[i]! - times[j]! >= windowMs) j++;
+    most = Math.max(most, i - j + 1);
+  }
+  return most;
 }
 
 /** A command that appends "<label> <epoch ms>" to a log file when it starts. */

@@ -107,3 +107,13 @@ describe('config validation', () => {
     expect(configProblem({ gateways: { t: { limit: 5, window: '2s', baseUrl: 'http://127.0.0.1:1/v1', apiKeyEnv: 'T_KEY' } } })).toBeUndefined();
   });
 });
+
+describe('store URLs', () => {
+  it('never show a password', async () => {
+    const { redactStoreUrl } = await import('../../src/store/open');
+    expect(redactStoreUrl('redis://user:pa55@host:6379/2')).toBe('redis://user:***@host:6379/2');
+    expect(redactStoreUrl('rediss://:pa55@host:6380')).toBe('rediss://:***@host:6380');
+    expect(redactStoreUrl('redis://tokenonly@host')).toBe('redis://***@host');
+    expect(redactStoreUrl('redis://host:6379')).toBe('redis://host:6379');
+  });
+});
