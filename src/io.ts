@@ -36,3 +36,8 @@ export function processIO(): IO {
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 }
+
+/** Writes to stderr without touching it until there is something to write: Node builds the stream on first use. */
+export function lazyStderr(io: IO): Output {
+  return { write: (text: string | Uint8Array) => io.stderr.write(text) };
+}

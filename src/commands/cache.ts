@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { Context } from '../cli.js';
+import { openCommandStore } from './store.js';
 import { formatDuration } from '../duration.js';
 import { stateDirOption } from './options.js';
 
@@ -15,9 +16,9 @@ export function registerCache(program: Command, ctx: Context): void {
     .addHelpText('after', '\nExamples:\n  claw cache stats\n  claw cache stats --json\n  claw cache clear workboard\n  claw cache clear');
 
   const open = async (stateDir?: string) => {
-    const [{ loadConfig }, { openStore }] = await Promise.all([import('../config/config.js'), import('../store/open.js')]);
+    const [{ loadConfig }] = await Promise.all([import('../config/config.js'), import('../store/open.js')]);
     const config = loadConfig(ctx.io.env);
-    return openStore({ env: ctx.io.env, config, clock: ctx.io.now, diagnostics: ctx.io.stderr, ...(stateDir ? { stateDirFlag: stateDir } : {}) });
+    return openCommandStore(ctx, config, stateDir);
   };
 
   cache

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import type { Context } from '../cli.js';
+import { openCommandStore } from './store.js';
 import { UsageError } from '../errors.js';
 import { defaultBackoff } from '../limiter/backoff.js';
 import { countOption, durationOption, priorityOption, stateDirOption } from './options.js';
@@ -137,15 +138,14 @@ export function registerCall(program: Command, ctx: Context): void {
     )
     .action(async (command: string[], raw: RawCallOptions) => {
       const options = await parseCallOptions(raw, command, ctx.io.stdin);
-      const [{ loadConfig }, { openStore }, { planCall, runCall }] = await Promise.all([
+      const [{ loadConfig }, { planCall, runCall }] = await Promise.all([
         import('../config/config.js'),
-        import('../store/open.js'),
-        import('../call/run.js'),
+                import('../call/run.js'),
       ]);
       const config = loadConfig(ctx.io.env);
       // Refuse bad input (unknown command, missing key) before the store is touched.
       const plan = planCall(options, config, ctx.io);
-      const store = await openStore({ env: ctx.io.env, config, clock: ctx.io.now, diagnostics: ctx.io.stderr, ...(raw.stateDir ? { stateDirFlag: raw.stateDir } : {}) });
+      const store = await openCommandStore(ctx, config, raw.stateDir);
       try {
         ctx.exitCode = await runCall(options, plan, store, ctx.io);
       } finally {

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { Context } from '../cli.js';
+import { openCommandStore } from './store.js';
 import { ExitCode } from '../errors.js';
 import { sleep } from '../io.js';
 import { stateDirOption } from './options.js';
@@ -60,15 +61,14 @@ export function registerHeartbeat(program: Command, ctx: Context): void {
     .addOption(stateDirOption())
     .addHelpText('after', '\nExamples:\n  claw heartbeat coo --dry-run\n  claw heartbeat coo --json --no-splay\n  */10 * * * * claw heartbeat coo   # crontab; see `claw cron print`\n\nExit: 0 idle, dispatched, degraded or skipped; 75 when the dispatch failed.')
     .action(async (agentId: string, raw: RawHeartbeatOptions) => {
-      const [{ loadConfig }, { heartbeatsDir, loadAgent }, { openStore }, { runHeartbeat }] = await Promise.all([
+      const [{ loadConfig }, { heartbeatsDir, loadAgent }, { runHeartbeat }] = await Promise.all([
         import('../config/config.js'),
         import('../config/roster.js'),
-        import('../store/open.js'),
-        import('../heartbeat/run.js'),
+                import('../heartbeat/run.js'),
       ]);
       const config = loadConfig(ctx.io.env);
       const agent = loadAgent(heartbeatsDir(ctx.io.env, config, ctx.io.cwd, raw.heartbeatsDir), agentId);
-      const store = await openStore({ env: ctx.io.env, config, clock: ctx.io.now, diagnostics: ctx.io.stderr, ...(raw.stateDir ? { stateDirFlag: raw.stateDir } : {}) });
+      const store = await openCommandStore(ctx, config, raw.stateDir);
       try {
         const report = await runHeartbeat(agent, {
           store,

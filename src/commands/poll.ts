@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { Context } from '../cli.js';
+import { openCommandStore } from './store.js';
 import { sleep } from '../io.js';
 import { stateDirOption } from './options.js';
 import { heartbeatsDirOption } from './roster-options.js';
@@ -18,15 +19,14 @@ export function registerPoll(program: Command, ctx: Context): void {
     .addOption(stateDirOption())
     .addHelpText('after', '\nExamples:\n  claw poll\n  claw poll --json\n  */5 * * * * claw poll   # crontab')
     .action(async (raw: { json?: boolean; heartbeatsDir?: string; stateDir?: string }) => {
-      const [{ loadConfig }, { heartbeatsDir, loadRoster }, { openStore }, { pollFleet }] = await Promise.all([
+      const [{ loadConfig }, { heartbeatsDir, loadRoster }, { pollFleet }] = await Promise.all([
         import('../config/config.js'),
         import('../config/roster.js'),
-        import('../store/open.js'),
-        import('../heartbeat/poll.js'),
+                import('../heartbeat/poll.js'),
       ]);
       const config = loadConfig(ctx.io.env);
       const roster = loadRoster(heartbeatsDir(ctx.io.env, config, ctx.io.cwd, raw.heartbeatsDir));
-      const store = await openStore({ env: ctx.io.env, config, clock: ctx.io.now, diagnostics: ctx.io.stderr, ...(raw.stateDir ? { stateDirFlag: raw.stateDir } : {}) });
+      const store = await openCommandStore(ctx, config, raw.stateDir);
       try {
         const report = await pollFleet(roster, { store, config, env: ctx.io.env, clock: ctx.io.now, sleep });
         if (raw.json) {

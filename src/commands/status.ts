@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { Context } from '../cli.js';
+import { openCommandStore } from './store.js';
 import { ExitCode } from '../errors.js';
 import { formatDuration } from '../duration.js';
 import { stateDirOption } from './options.js';
@@ -147,10 +148,9 @@ export function registerStatus(program: Command, ctx: Context): void {
       '\nExamples:\n  claw status\n  claw status --json | jq \'.gateways[] | select(.name=="nvidia")\'\n  claw status --check || echo "an agent is late or failing"\n  claw status --prometheus > /var/lib/node_exporter/textfile/claw.prom',
     )
     .action(async (raw: RawStatusOptions) => {
-      const [{ loadConfig }, { openStore }, { allGateways, toGateway, resolveGateway }, { gatewayReport }, { cacheStats }] = await Promise.all([
+      const [{ loadConfig }, { allGateways, toGateway, resolveGateway }, { gatewayReport }, { cacheStats }] = await Promise.all([
         import('../config/config.js'),
-        import('../store/open.js'),
-        import('../limiter/gateways.js'),
+                import('../limiter/gateways.js'),
         import('../limiter/report.js'),
         import('../cache/stats.js'),
       ]);
@@ -161,7 +161,7 @@ export function registerStatus(program: Command, ctx: Context): void {
       const wanted = existsSync(dir) || raw.heartbeatsDir || ctx.io.env.CLAW_HEARTBEATS_DIR;
       const [roster, health] = wanted ? await Promise.all([import('../config/roster.js'), import('../heartbeat/health.js')]) : [];
       const agents = roster ? roster.loadRoster(dir).agents : undefined;
-      const store = await openStore({ env: ctx.io.env, config, clock: ctx.io.now, diagnostics: ctx.io.stderr, ...(raw.stateDir ? { stateDirFlag: raw.stateDir } : {}) });
+      const store = await openCommandStore(ctx, config, raw.stateDir);
       try {
         const gateways = allGateways(config);
         const configured = new Set(gateways.map((g) => g.name));
