@@ -30,7 +30,8 @@ export function registerCron(program: Command, ctx: Context): void {
     ]);
     const config = loadConfig(ctx.io.env);
     const dir = heartbeatsDir(ctx.io.env, config, ctx.io.cwd, raw.heartbeatsDir);
-    const roster = loadRoster(dir);
+    // No store here: cron print works before any state exists, so the schedules are checked afresh.
+    const roster = await loadRoster(dir, { pairs: {}, changed: false }, ctx.io.now());
     const logDir = raw.logDir ?? join(stateDir(ctx.io.env), 'logs');
     const bin = realpathSync(process.argv[1] ?? 'claw');
     const env: Record<string, string> = { CLAW_HEARTBEATS_DIR: dir };

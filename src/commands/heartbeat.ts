@@ -61,15 +61,18 @@ export function registerHeartbeat(program: Command, ctx: Context): void {
     .addOption(stateDirOption())
     .addHelpText('after', '\nExamples:\n  claw heartbeat coo --dry-run\n  claw heartbeat coo --json --no-splay\n  */10 * * * * claw heartbeat coo   # crontab; see `claw cron print`\n\nExit: 0 idle, dispatched, degraded or skipped; 75 when the dispatch failed.')
     .action(async (agentId: string, raw: RawHeartbeatOptions) => {
-      const [{ loadConfig }, { heartbeatsDir, loadAgent }, { runHeartbeat }] = await Promise.all([
+      const [{ loadConfig }, { heartbeatsDir, loadAgent }, { runHeartbeat }, book] = await Promise.all([
         import('../config/config.js'),
         import('../config/roster.js'),
-                import('../heartbeat/run.js'),
+        import('../heartbeat/run.js'),
+        import('../heartbeat/schedule-book.js'),
       ]);
       const config = loadConfig(ctx.io.env);
-      const agent = loadAgent(heartbeatsDir(ctx.io.env, config, ctx.io.cwd, raw.heartbeatsDir), agentId);
       const store = await openCommandStore(ctx, config, raw.stateDir);
       try {
+        const schedules = await book.readScheduleBook(store);
+        const agent = await loadAgent(heartbeatsDir(ctx.io.env, config, ctx.io.cwd, raw.heartbeatsDir), agentId, schedules, ctx.io.now());
+        await book.saveScheduleBook(store, schedules);
         const report = await runHeartbeat(agent, {
           store,
           config,

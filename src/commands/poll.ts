@@ -19,15 +19,18 @@ export function registerPoll(program: Command, ctx: Context): void {
     .addOption(stateDirOption())
     .addHelpText('after', '\nExamples:\n  claw poll\n  claw poll --json\n  */5 * * * * claw poll   # crontab')
     .action(async (raw: { json?: boolean; heartbeatsDir?: string; stateDir?: string }) => {
-      const [{ loadConfig }, { heartbeatsDir, loadRoster }, { pollFleet }] = await Promise.all([
+      const [{ loadConfig }, { heartbeatsDir, loadRoster }, { pollFleet }, book] = await Promise.all([
         import('../config/config.js'),
         import('../config/roster.js'),
-                import('../heartbeat/poll.js'),
+        import('../heartbeat/poll.js'),
+        import('../heartbeat/schedule-book.js'),
       ]);
       const config = loadConfig(ctx.io.env);
-      const roster = loadRoster(heartbeatsDir(ctx.io.env, config, ctx.io.cwd, raw.heartbeatsDir));
       const store = await openCommandStore(ctx, config, raw.stateDir);
       try {
+        const schedules = await book.readScheduleBook(store);
+        const roster = await loadRoster(heartbeatsDir(ctx.io.env, config, ctx.io.cwd, raw.heartbeatsDir), schedules, ctx.io.now());
+        await book.saveScheduleBook(store, schedules);
         const report = await pollFleet(roster, { store, config, env: ctx.io.env, clock: ctx.io.now, sleep });
         if (raw.json) {
           ctx.io.stdout.write(`${JSON.stringify({ ok: true, ...report }, null, 2)}\n`);

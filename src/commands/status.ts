@@ -150,7 +150,7 @@ export function registerStatus(program: Command, ctx: Context): void {
     .action(async (raw: RawStatusOptions) => {
       const [{ loadConfig }, { allGateways, toGateway, resolveGateway }, { gatewayReport }, { cacheStats }] = await Promise.all([
         import('../config/config.js'),
-                import('../limiter/gateways.js'),
+        import('../limiter/gateways.js'),
         import('../limiter/report.js'),
         import('../cache/stats.js'),
       ]);
@@ -159,16 +159,20 @@ export function registerStatus(program: Command, ctx: Context): void {
       // The roster is optional for status unless it was asked for by name; without one, its
       // modules (and cron-parser) are never loaded.
       const wanted = existsSync(dir) || raw.heartbeatsDir || ctx.io.env.CLAW_HEARTBEATS_DIR;
-      const [roster, health] = wanted ? await Promise.all([import('../config/roster.js'), import('../heartbeat/health.js')]) : [];
-      const agents = roster ? roster.loadRoster(dir).agents : undefined;
+      const [roster, health, book] = wanted
+        ? await Promise.all([import('../config/roster.js'), import('../heartbeat/health.js'), import('../heartbeat/schedule-book.js')])
+        : [];
       const store = await openCommandStore(ctx, config, raw.stateDir);
       try {
+        const schedules = book ? await book.readScheduleBook(store) : undefined;
+        const agents = roster && schedules ? (await roster.loadRoster(dir, schedules, ctx.io.now())).agents : undefined;
         const gateways = allGateways(config);
         const configured = new Set(gateways.map((g) => g.name));
         // Gateways seen in traffic but not configured are unknown, hence unlimited.
         for (const name of await store.knownGateways()) if (!configured.has(name)) gateways.push(toGateway(name, undefined));
         const now = ctx.io.now();
-        const healthOf = agents && health ? await health.agentHealth(store, agents, now) : [];
+        const healthOf = agents && health && schedules ? await health.agentHealth(store, agents, now, schedules) : [];
+        if (book && schedules) await book.saveScheduleBook(store, schedules);
         const doc: StatusDocument = {
           ok: true,
           store: { kind: store.kind, location: store.location, ...(store.note ? { note: store.note } : {}) },

@@ -2,7 +2,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 export { heartbeatsDir } from './paths.js';
-import { CronExpressionParser } from 'cron-parser';
+import { checkSchedules, type ScheduleBook } from '../heartbeat/schedule-book.js';
 import { ConfigError, UsageError } from '../errors.js';
 import { parseDuration } from '../duration.js';
 import { parsePriority, type PriorityRank } from '../priority.js';
@@ -69,39 +69,6 @@ function isStringList(value: unknown): value is string[] {
   return Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'string' && v !== '');
 }
 
-const zoneChecks = new Map<string, boolean>();
-const scheduleChecks = new Map<string, string | undefined>();
-
-function validTimeZone(tz: string): boolean {
-  if (!zoneChecks.has(tz)) zoneChecks.set(tz, checkTimeZone(tz));
-  return zoneChecks.get(tz)!;
-}
-
-function checkTimeZone(tz: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Why a schedule is invalid, or undefined; memoised since a fleet shares a few schedules. */
-function checkSchedule(schedule: string, tz: string): string | undefined {
-  const key = `${schedule}\0${tz}`;
-  if (!scheduleChecks.has(key)) {
-    let problem: string | undefined;
-    try {
-      if (schedule.trim().split(/\s+/).length !== 5) throw new Error('use the 5 fields: minute hour day-of-month month day-of-week');
-      CronExpressionParser.parse(schedule, { tz });
-    } catch (err) {
-      problem = (err as Error).message;
-    }
-    scheduleChecks.set(key, problem);
-  }
-  return scheduleChecks.get(key);
-}
-
 function loadDefaults(dir: string): Record<string, unknown> {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new ConfigError(`heartbeats dir ${dir} does not exist: pass --heartbeats-dir, set CLAW_HEARTBEATS_DIR or \`claw config set heartbeatsDir <dir>\``);
@@ -118,17 +85,34 @@ function loadDefaults(dir: string): Record<string, unknown> {
  * One agent's spec: `<id>.json` and defaults.json. A heartbeat validates only what it runs, so one
  * broken file in the roster does not stop every other agent's heartbeat.
  */
-export function loadAgent(dir: string, id: string): AgentSpec {
+export async function loadAgent(dir: string, id: string, book: ScheduleBook, now: number): Promise<AgentSpec> {
   const defaults = loadDefaults(dir);
   const file = join(dir, `${id}.json`);
   if (existsSync(file)) {
     const agent = parseAgent(file, defaults, dir);
-    if (agent.id === id) return agent;
+    if (agent.id === id) {
+      await checkAgentSchedules([agent], book, now);
+      return agent;
+    }
   }
-  return findAgent(loadRoster(dir), id);
+  return findAgent(await loadRoster(dir, book, now), id);
 }
 
-export function loadRoster(dir: string): Roster {
+function checkAgentSchedules(agents: AgentSpec[], book: ScheduleBook, now: number): Promise<void> {
+  return checkSchedules(
+    book,
+    agents.map((a) => ({
+      schedule: a.schedule,
+      tz: a.tz,
+      fail: (field: string, why: string): never => {
+        throw new ConfigError(`${a.file}: ${field}: ${why}`);
+      },
+    })),
+    now,
+  );
+}
+
+export async function loadRoster(dir: string, book: ScheduleBook, now: number): Promise<Roster> {
   const defaults = loadDefaults(dir);
   const files = readdirSync(dir)
     .filter((name) => name.endsWith('.json') && name !== 'defaults.json')
@@ -139,6 +123,7 @@ export function loadRoster(dir: string): Roster {
     if (seen.has(agent.id)) throw new ConfigError(`${agent.file}: agent id "${agent.id}" is defined twice`);
     seen.add(agent.id);
   }
+  await checkAgentSchedules(agents, book, now);
   return { dir, agents };
 }
 
@@ -158,12 +143,11 @@ function parseAgent(file: string, defaults: Record<string, unknown>, dir: string
   if (typeof id !== 'string' || !/^[\w.-]+$/.test(id)) fail('id', `must be a name of letters, digits, "-", "_" or "." (got ${JSON.stringify(id)})`);
   const agentId = id as string;
 
+  // The time zone and the cron expression are checked against the schedule book (checkSchedules).
   const tz = merged.tz;
-  if (typeof tz !== 'string' || !validTimeZone(tz)) fail('tz', `unknown time zone ${JSON.stringify(tz)} (use an IANA name such as Asia/Shanghai)`);
+  if (typeof tz !== 'string' || tz === '') fail('tz', `must be an IANA time zone name such as Asia/Shanghai (got ${JSON.stringify(tz)})`);
   const schedule = merged.schedule;
   if (typeof schedule !== 'string') fail('schedule', 'missing: give a cron expression such as "*/10 * * * *"');
-  const scheduleProblem = checkSchedule(schedule as string, tz as string);
-  if (scheduleProblem) fail('schedule', `"${schedule as string}" is not a valid cron expression (${scheduleProblem})`);
 
   const workspaceTemplate = merged.workspace;
   if (typeof workspaceTemplate !== 'string' || workspaceTemplate === '') fail('workspace', 'missing: give the agent workspace directory');

@@ -1,5 +1,5 @@
 // Per-agent health for `claw status`: last run, next expected run, late / failing / running.
-import { CronExpressionParser } from 'cron-parser';
+import { ticksNear, type ScheduleBook } from './schedule-book.js';
 import type { AgentSpec } from '../config/roster.js';
 import type { RunRecord, Store } from '../store/types.js';
 import type { AgentMemory } from './evaluate.js';
@@ -26,25 +26,13 @@ export interface AgentHealth {
 /** A run may start this long after its tick (splay, slow start) before the agent counts as late. */
 const lateGraceMs = 2 * 60_000;
 
-const ticks = new Map<string, { next: number; mustHaveRun: number }>();
-
-/** Memoised: a fleet shares a few (schedule, tz, splay) combinations. */
-export function scheduleTicks(agent: AgentSpec, now: number): { next: number; mustHaveRun: number } {
-  const key = `${agent.schedule}\0${agent.tz}\0${agent.splayMs}\0${now}`;
-  if (!ticks.has(key)) ticks.set(key, computeTicks(agent, now));
-  return ticks.get(key)!;
+/** The next run, and the latest tick that must have started a run by now (the one before the latest while it is within splay and grace). */
+export async function scheduleTicks(agent: AgentSpec, now: number, book: ScheduleBook): Promise<{ next: number; mustHaveRun: number }> {
+  const { next, latest, before } = await ticksNear(book, agent.schedule, agent.tz, now);
+  return { next, mustHaveRun: now - latest < agent.splayMs + lateGraceMs ? before : latest };
 }
 
-function computeTicks(agent: AgentSpec, now: number): { next: number; mustHaveRun: number } {
-  const next = CronExpressionParser.parse(agent.schedule, { tz: agent.tz, currentDate: new Date(now) }).next().getTime();
-  const back = CronExpressionParser.parse(agent.schedule, { tz: agent.tz, currentDate: new Date(now) });
-  let mustHaveRun = back.prev().getTime();
-  // The latest tick may still be within its splay: then the one before it must have run.
-  if (now - mustHaveRun < agent.splayMs + lateGraceMs) mustHaveRun = back.prev().getTime();
-  return { next, mustHaveRun };
-}
-
-export async function agentHealth(store: Store, agents: AgentSpec[], now: number): Promise<AgentHealth[]> {
+export async function agentHealth(store: Store, agents: AgentSpec[], now: number, book: ScheduleBook): Promise<AgentHealth[]> {
   const runs = await store.lastRuns(10);
   return Promise.all(
     agents.map(async (agent) => {
@@ -53,7 +41,7 @@ export async function agentHealth(store: Store, agents: AgentSpec[], now: number
       const memory = JSON.parse((await store.stateGet(memoryKey(agent.id))) ?? '{"tasks":{},"notified":{}}') as AgentMemory;
       const tasks = Object.values(memory.tasks);
       const stalled = tasks.filter((t) => t.stall);
-      const { next, mustHaveRun } = scheduleTicks(agent, now);
+      const { next, mustHaveRun } = await scheduleTicks(agent, now, book);
       const running = (await store.leaseHolder(runLockName(agent.id))) !== undefined;
       let health: Health = 'ok';
       if (running) health = 'running';
