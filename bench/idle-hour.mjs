@@ -25,8 +25,9 @@ function matches(field, value) {
   return step ? value % Number(step[1]) === 0 : Number(field) === value;
 }
 
-export async function simulateIdleHour() {
-  const work = mkdtempSync(join(tmpdir(), 'claw-idle-hour-'));
+/** The shipped roster with every todo done, fake sources first on PATH, and its own state. */
+export function idleFleet() {
+  const work = mkdtempSync(join(tmpdir(), 'claw-idle-fleet-'));
   const heartbeats = join(work, 'heartbeats');
   cpSync(join(root, 'heartbeats'), heartbeats, { recursive: true });
   // Idle: every todo in every workspace is done.
@@ -48,6 +49,11 @@ export async function simulateIdleHour() {
     FAKE_DATA: data,
     FAKE_LOG: log,
   };
+  return { work, heartbeats, log, env, cleanup: () => rmSync(work, { recursive: true, force: true }) };
+}
+
+export async function simulateIdleHour() {
+  const { heartbeats, log, env, cleanup } = idleFleet();
   const roster = readdirSync(heartbeats)
     .filter((f) => f.endsWith('.json') && f !== 'defaults.json')
     .map((f) => JSON.parse(readFileSync(join(heartbeats, f), 'utf8')));
@@ -77,7 +83,7 @@ export async function simulateIdleHour() {
     },
     seconds: Math.round((Date.now() - started) / 1000),
   };
-  rmSync(work, { recursive: true, force: true });
+  cleanup();
   return result;
 }
 

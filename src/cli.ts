@@ -19,7 +19,19 @@ export interface Context {
   exitCode: number;
 }
 
-export function buildProgram(ctx: Context): Command {
+const registrations: [string, (program: Command, ctx: Context) => void][] = [
+  ['heartbeat', registerHeartbeat],
+  ['poll', registerPoll],
+  ['call', registerCall],
+  ['status', registerStatus],
+  ['cache', registerCache],
+  ['cron', registerCron],
+  ['config', registerConfig],
+  ['help', registerHelp],
+];
+
+/** Only the command being run is built (cron starts claw constantly); help and errors get them all. */
+export function buildProgram(ctx: Context, argv: string[] = []): Command {
   const program = new Command('claw')
     .description(
       'One shared rate limit, priority queue and cache for a fleet of OpenClaw agents run from crontab.\n' +
@@ -34,14 +46,8 @@ export function buildProgram(ctx: Context): Command {
       // Commander's own messages are reformatted in main() into one `claw:` line.
       writeErr: () => undefined,
     });
-  registerHeartbeat(program, ctx);
-  registerPoll(program, ctx);
-  registerCall(program, ctx);
-  registerStatus(program, ctx);
-  registerCache(program, ctx);
-  registerCron(program, ctx);
-  registerConfig(program, ctx);
-  registerHelp(program, ctx);
+  const named = registrations.find(([name]) => name === argv[0] && name !== 'help');
+  for (const [, register] of named ? [named] : registrations) register(program, ctx);
   program.addHelpText('after', '\nExit codes: run `claw help exit-codes`.');
   return program;
 }
@@ -54,7 +60,7 @@ function wantsJson(argv: string[]): boolean {
 
 export async function main(argv: string[], io: IO = processIO()): Promise<number> {
   const ctx: Context = { io, exitCode: ExitCode.ok };
-  const program = buildProgram(ctx);
+  const program = buildProgram(ctx, argv);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return ctx.exitCode;
@@ -63,7 +69,8 @@ export async function main(argv: string[], io: IO = processIO()): Promise<number
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return ExitCode.ok;
       // One line: commander puts its "(Did you mean ...?)" suggestion on a line of its own.
       const message = err.message.replace(/^error:\s*/, '').replace(/\s*\n\s*/g, ' ');
-      return report(io, new UsageError(`${message} (see \`claw ${argv[0] && !argv[0].startsWith('-') ? `${argv[0]} ` : ''}--help\`)`), wantsJson(argv));
+      const known = registrations.some(([name]) => name === argv[0]);
+      return report(io, new UsageError(`${message} (see \`claw ${known ? `${argv[0]} ` : ''}--help\`)`), wantsJson(argv));
     }
     return report(io, asClawError(err), wantsJson(argv));
   }

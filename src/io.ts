@@ -1,4 +1,6 @@
 // What the outside world provides, injected so tests can pass fakes.
+import { writeSync } from 'node:fs';
+import { createRequire } from 'node:module';
 export interface Output {
   write(text: string | Uint8Array): unknown;
   isTTY?: boolean;
@@ -14,15 +16,44 @@ export interface IO {
   now(): number;
 }
 
+/**
+ * Writes straight to a file descriptor: building process.stdout (a stream, with its modules) costs
+ * a cron start several milliseconds. A descriptor that would block falls back to the stream.
+ */
+function descriptorOutput(fd: 1 | 2, stream: () => NodeJS.WriteStream): Output {
+  let fallback: NodeJS.WriteStream | undefined;
+  let tty: boolean | undefined;
+  return {
+    // node:tty loads node:net and the streams: asked only by commands that care (not status --json).
+    get isTTY() {
+      return (tty ??= (createRequire(import.meta.url)('node:tty') as typeof import('node:tty')).isatty(fd));
+    },
+    write(text: string | Uint8Array) {
+      if (fallback) return fallback.write(text);
+      try {
+        const bytes = typeof text === 'string' ? Buffer.from(text) : text;
+        for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+        fallback = stream();
+        fallback.write(text);
+      }
+      return true;
+    },
+  };
+}
+
 export function processIO(): IO {
   const offset = Number(process.env.CLAW_CLOCK_OFFSET_MS ?? 0) || 0;
-  // Getters: Node builds each stdio stream on first use, and stdin costs a start-up it rarely needs.
+  let stdout: Output | undefined;
+  let stderr: Output | undefined;
+  // Getters: nothing is built until it is used, and stdin costs a start-up it rarely needs.
   return {
     get stdout() {
-      return process.stdout;
+      return (stdout ??= descriptorOutput(1, () => process.stdout));
     },
     get stderr() {
-      return process.stderr;
+      return (stderr ??= descriptorOutput(2, () => process.stderr));
     },
     get stdin() {
       return process.stdin;

@@ -76,6 +76,18 @@ export class SqliteStore implements Store {
     }
   }
 
+  private readonly statements = new Map<string, Database.Statement>();
+
+  /** Each SQL text is compiled once per process: status alone runs some of them dozens of times. */
+  private stmt(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
   private migrate(): void {
     if (this.db.pragma('journal_mode', { simple: true }) !== 'wal') this.db.pragma('journal_mode = WAL');
     this.db.transaction(() => {
@@ -116,17 +128,17 @@ export class SqliteStore implements Store {
 
   /** max(local clock, highest time ever stored): a clock stepping back mints no capacity. */
   private advanceClock(): number {
-    const row = this.db.prepare(`select value from meta where key = 'clock_high'`).get() as { value: number } | undefined;
+    const row = this.stmt(`select value from meta where key = 'clock_high'`).get() as { value: number } | undefined;
     const now = Math.max(this.clock(), row?.value ?? 0);
     if (!row || now > row.value) {
-      this.db.prepare(`insert into meta (key, value) values ('clock_high', ?) on conflict (key) do update set value = excluded.value`).run(now);
+      this.stmt(`insert into meta (key, value) values ('clock_high', ?) on conflict (key) do update set value = excluded.value`).run(now);
     }
     return now;
   }
 
   /** Reading the clock needs no write: only a transaction that changes state advances the mark. */
   private readNow(): number {
-    const row = this.db.prepare(`select value from meta where key = 'clock_high'`).get() as { value: number } | undefined;
+    const row = this.stmt(`select value from meta where key = 'clock_high'`).get() as { value: number } | undefined;
     return Math.max(this.clock(), row?.value ?? 0);
   }
 
@@ -149,19 +161,18 @@ export class SqliteStore implements Store {
         this.onHold?.();
         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, this.holdMs);
       }
-      const db = this.db;
-      db.prepare(`delete from admissions where gateway = ? and at <= ?`).run(gateway.name, now - effectiveWindow(gateway));
-      db.prepare(`delete from waiters where lease_until < ?`).run(now);
+      this.stmt(`delete from admissions where gateway = ? and at <= ?`).run(gateway.name, now - effectiveWindow(gateway));
+      this.stmt(`delete from waiters where lease_until < ?`).run(now);
       // The waiter id is the admission id: asking again after an admission finds it, not a second one.
-      if (db.prepare(`select 1 from admissions where id = ?`).get(waiterId)) return { admitted: true, admissionId: waiterId, now };
-      const mine = db.prepare(`select seq from waiters where id = ?`).get(waiterId) as { seq: number } | undefined;
+      if (this.stmt(`select 1 from admissions where id = ?`).get(waiterId)) return { admitted: true, admissionId: waiterId, now };
+      const mine = this.stmt(`select seq from waiters where id = ?`).get(waiterId) as { seq: number } | undefined;
       const ahead = (
         mine
-          ? db.prepare(`select count(*) n from waiters where gateway = ? and id != ? and (priority < ? or (priority = ? and seq < ?))`)
+          ? this.stmt(`select count(*) n from waiters where gateway = ? and id != ? and (priority < ? or (priority = ? and seq < ?))`)
               .get(gateway.name, waiterId, priority, priority, mine.seq)
-          : db.prepare(`select count(*) n from waiters where gateway = ? and priority <= ?`).get(gateway.name, priority)
+          : this.stmt(`select count(*) n from waiters where gateway = ? and priority <= ?`).get(gateway.name, priority)
       ) as { n: number };
-      const block = db.prepare(`select until from blocks where gateway = ?`).get(gateway.name) as { until: number } | undefined;
+      const block = this.stmt(`select until from blocks where gateway = ?`).get(gateway.name) as { until: number } | undefined;
       const decision = decide(gateway, priority, now, {
         times: this.windowTimes(gateway, now),
         ahead: ahead.n,
@@ -169,13 +180,13 @@ export class SqliteStore implements Store {
       });
       if (decision.admit) {
         const admissionId = waiterId;
-        db.prepare(`insert into admissions (id, gateway, at, priority) values (?, ?, ?, ?)`).run(admissionId, gateway.name, now, priority);
-        db.prepare(`delete from waiters where id = ?`).run(waiterId);
+        this.stmt(`insert into admissions (id, gateway, at, priority) values (?, ?, ?, ?)`).run(admissionId, gateway.name, now, priority);
+        this.stmt(`delete from waiters where id = ?`).run(waiterId);
         this.bump(gateway.name, 'admitted', 1);
         return { admitted: true, admissionId, now };
       }
       if (request.queue) {
-        db.prepare(
+        this.stmt(
           `insert into waiters (id, gateway, priority, lease_until, pid) values (?, ?, ?, ?, ?)
            on conflict (id) do update set lease_until = excluded.lease_until`,
         ).run(waiterId, gateway.name, priority, now + request.leaseMs, process.pid);
@@ -187,12 +198,12 @@ export class SqliteStore implements Store {
 
   async markSent(gateway: Gateway, admissionId: string): Promise<void> {
     this.write((now) => {
-      this.db.prepare(`update admissions set at = max(at, ?) where id = ? and gateway = ?`).run(now, admissionId, gateway.name);
+      this.stmt(`update admissions set at = max(at, ?) where id = ? and gateway = ?`).run(now, admissionId, gateway.name);
     });
   }
 
   async leaveQueue(_gateway: string, waiterId: string): Promise<void> {
-    this.write(() => this.db.prepare(`delete from waiters where id = ?`).run(waiterId));
+    this.write(() => this.stmt(`delete from waiters where id = ?`).run(waiterId));
   }
 
   async blockUntil(gateway: string, until: number): Promise<void> {
@@ -222,15 +233,15 @@ export class SqliteStore implements Store {
         .all(gateway.name, now) as { priority: number; n: number }[];
       for (const row of rows) waiters[priorities[row.priority - 1]!] = row.n;
       const counters = this.countersOf(gateway.name);
-      const block = this.db.prepare(`select until from blocks where gateway = ?`).get(gateway.name) as { until: number } | undefined;
-      const used = (this.db.prepare(`select count(*) n from admissions where gateway = ? and at > ?`).get(gateway.name, now - effectiveWindow(gateway)) as { n: number }).n;
+      const block = this.stmt(`select until from blocks where gateway = ?`).get(gateway.name) as { until: number } | undefined;
+      const used = (this.stmt(`select count(*) n from admissions where gateway = ? and at > ?`).get(gateway.name, now - effectiveWindow(gateway)) as { n: number }).n;
       return { now, used, times: this.windowTimes(gateway, now), waiters, blockedUntil: block?.until ?? 0, counters };
     });
   }
 
   private countersOf(scope: string): Record<string, number> {
     const counters: Record<string, number> = {};
-    for (const row of this.db.prepare(`select name, value from counters where scope = ?`).all(scope) as { name: string; value: number }[]) {
+    for (const row of this.stmt(`select name, value from counters where scope = ?`).all(scope) as { name: string; value: number }[]) {
       counters[row.name] = row.value;
     }
     return counters;
@@ -242,7 +253,7 @@ export class SqliteStore implements Store {
 
   async knownGateways(): Promise<string[]> {
     return this.read(() =>
-      (this.db.prepare(`select gateway from admissions union select gateway from blocks union select scope from counters where scope != 'cache' union select gateway from waiters`).all() as { gateway: string }[]).map(
+      (this.stmt(`select gateway from admissions union select gateway from blocks union select scope from counters where scope != 'cache' union select gateway from waiters`).all() as { gateway: string }[]).map(
         (r) => r.gateway,
       ),
     );
@@ -251,7 +262,7 @@ export class SqliteStore implements Store {
   async cacheGet(key: string): Promise<(CacheEntry & { now: number }) | undefined> {
     const now = await this.now();
     return this.read(() => {
-      const row = this.db.prepare(`select key, category, value, stored_at, expires_at from cache where key = ? and keep_until > ?`).get(key, now) as
+      const row = this.stmt(`select key, category, value, stored_at, expires_at from cache where key = ? and keep_until > ?`).get(key, now) as
         | { key: string; category: string; value: string; stored_at: number; expires_at: number }
         | undefined;
       return row && { key: row.key, category: row.category, value: row.value, storedAt: row.stored_at, expiresAt: row.expires_at, now };
@@ -260,7 +271,7 @@ export class SqliteStore implements Store {
 
   async cacheSet(entry: { key: string; category: string; value: string; ttlMs: number; keepMs: number }): Promise<number> {
     return this.write((now) => {
-      this.db.prepare(`delete from cache where keep_until <= ?`).run(now);
+      this.stmt(`delete from cache where keep_until <= ?`).run(now);
       this.db
         .prepare(
           `insert into cache (key, category, value, stored_at, expires_at, keep_until) values (?, ?, ?, ?, ?, ?)
@@ -275,14 +286,14 @@ export class SqliteStore implements Store {
   async cacheClear(category?: string): Promise<number> {
     return this.write(() =>
       category === undefined
-        ? this.db.prepare(`delete from cache`).run().changes
-        : this.db.prepare(`delete from cache where category = ?`).run(category).changes,
+        ? this.stmt(`delete from cache`).run().changes
+        : this.stmt(`delete from cache where category = ?`).run(category).changes,
     );
   }
 
   async cacheEntries(): Promise<Omit<CacheEntry, 'value'>[]> {
     return this.read(() =>
-      (this.db.prepare(`select key, category, stored_at, expires_at from cache order by key`).all() as {
+      (this.stmt(`select key, category, stored_at, expires_at from cache order by key`).all() as {
         key: string;
         category: string;
         stored_at: number;
@@ -293,7 +304,7 @@ export class SqliteStore implements Store {
 
   async acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
     return this.write((now) => {
-      const row = this.db.prepare(`select owner, expires_at from leases where name = ?`).get(name) as { owner: string; expires_at: number } | undefined;
+      const row = this.stmt(`select owner, expires_at from leases where name = ?`).get(name) as { owner: string; expires_at: number } | undefined;
       if (row && row.owner !== owner && row.expires_at > now) return false;
       this.db
         .prepare(`insert into leases (name, owner, expires_at) values (?, ?, ?) on conflict (name) do update set owner = excluded.owner, expires_at = excluded.expires_at`)
@@ -303,13 +314,13 @@ export class SqliteStore implements Store {
   }
 
   async releaseLease(name: string, owner: string): Promise<void> {
-    this.write(() => this.db.prepare(`delete from leases where name = ? and owner = ?`).run(name, owner));
+    this.write(() => this.stmt(`delete from leases where name = ? and owner = ?`).run(name, owner));
   }
 
   async leaseHolder(name: string): Promise<{ owner: string; expiresAt: number } | undefined> {
     const now = await this.now();
     return this.read(() => {
-      const row = this.db.prepare(`select owner, expires_at from leases where name = ? and expires_at > ?`).get(name, now) as
+      const row = this.stmt(`select owner, expires_at from leases where name = ? and expires_at > ?`).get(name, now) as
         | { owner: string; expires_at: number }
         | undefined;
       return row && { owner: row.owner, expiresAt: row.expires_at };
@@ -317,12 +328,12 @@ export class SqliteStore implements Store {
   }
 
   async stateGet(key: string): Promise<string | undefined> {
-    return this.read(() => (this.db.prepare(`select value from state where key = ?`).get(key) as { value: string } | undefined)?.value);
+    return this.read(() => (this.stmt(`select value from state where key = ?`).get(key) as { value: string } | undefined)?.value);
   }
 
   async stateSet(key: string, value: string): Promise<void> {
     this.write(() =>
-      this.db.prepare(`insert into state (key, value) values (?, ?) on conflict (key) do update set value = excluded.value`).run(key, value),
+      this.stmt(`insert into state (key, value) values (?, ?) on conflict (key) do update set value = excluded.value`).run(key, value),
     );
   }
 
