@@ -23,11 +23,12 @@ const lazyChildProcessInCommander = {
   },
 };
 
-const cronParserApart = {
-  name: 'cron-parser-apart',
+const apartBundles = {
+  name: 'apart-bundles',
   setup(b) {
     b.onResolve({ filter: /^cron-parser$/ }, () => ({ path: './cron-parser.cjs', external: true }));
     b.onResolve({ filter: /^ioredis$/ }, () => ({ path: './ioredis.cjs', external: true }));
+    b.onResolve({ filter: /^conf$/ }, () => ({ path: './conf.cjs', external: true }));
   },
 };
 
@@ -38,15 +39,15 @@ await build({
   ...common,
   entryPoints: ['src/cli.ts'],
   outfile: 'dist/cli.cjs',
-  external: ['conf'],
   define: { 'import.meta.url': '__clawModuleUrl' },
   banner: { js: "const __clawModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
-  plugins: [lazyChildProcessInCommander, cronParserApart],
+  plugins: [lazyChildProcessInCommander, apartBundles],
 });
 
-// cron-parser (with luxon) and ioredis are large and needed only with a roster or a Redis store:
-// each gets its own bundle, required the first time it is needed, so other commands never parse it.
-for (const name of ['cron-parser', 'ioredis']) {
+// cron-parser (with luxon), ioredis and conf (an ES module, made CommonJS here) are large and needed
+// only with a roster, a Redis store or `claw config`: each gets its own bundle, required the first
+// time it is needed, so other commands never parse it.
+for (const name of ['cron-parser', 'ioredis', 'conf']) {
   await build({ ...common, stdin: { contents: `module.exports = require('${name}');`, resolveDir: '.', loader: 'js' }, outfile: `dist/${name}.cjs` });
 }
 
@@ -54,7 +55,9 @@ for (const name of ['cron-parser', 'ioredis']) {
 // dirs, output discarded) so the functions a start needs are compiled into it. bin/claw loads it;
 // V8 ignores it when the source or the Node version differs.
 const file = resolve('dist/cli.cjs');
-const script = new Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file });
+const script = new Script(Module.wrap(readFileSync(file, 'utf8')), {
+  filename: file,
+});
 const cli = { exports: {} };
 script.runInThisContext()(cli.exports, Module.createRequire(file), cli, file, resolve('dist'));
 const scratch = mkdtempSync(join(tmpdir(), 'claw-build-'));

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Context } from '../cli.js';
 import { ConfigError, UsageError } from '../errors.js';
-import { configDir, configFile } from '../config/paths.js';
+import { configFile } from '../config/paths.js';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -63,12 +63,7 @@ export function registerConfig(program: Command, ctx: Context): void {
         '  claw config list --json',
     );
 
-  const open = async () => {
-    // A variable specifier keeps this a real import() in the CommonJS bundle: conf is an ES module.
-    const specifier = 'conf';
-    const { default: Conf } = (await import(specifier)) as typeof import('conf');
-    return new Conf<Record<string, unknown>>({ projectName: 'claw', cwd: configDir(ctx.io.env), configName: 'config', configFileMode: 0o600 });
-  };
+  const open = async () => (await import('../config/write.js')).userConfigStore(ctx.io.env);
   const effective = async () => {
     const { loadConfig, gatewayConfigs } = await import('../config/config.js');
     const current = loadConfig(ctx.io.env);
