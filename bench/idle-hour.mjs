@@ -87,7 +87,7 @@ export async function simulateIdleHour() {
   return result;
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const r = await simulateIdleHour();
   const sources = r.sourceCalls.multicaIssueList + r.sourceCalls.multicaAgentList + r.sourceCalls.workboardList;
   // The seed: 70 agent turns an hour, each a model call that then checks WorkBoard and Multica itself.

@@ -1,5 +1,5 @@
 // What the outside world provides, injected so tests can pass fakes.
-import { writeSync } from 'node:fs';
+import { readlinkSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 export interface Output {
   write(text: string | Uint8Array): unknown;
@@ -20,13 +20,27 @@ export interface IO {
  * Writes straight to a file descriptor: building process.stdout (a stream, with its modules) costs
  * a cron start several milliseconds. A descriptor that would block falls back to the stream.
  */
+/**
+ * node:tty loads node:net and the streams, several milliseconds of every cron start; on Linux the
+ * descriptor's target says the same (/dev/pts/N, /dev/ttyN, /dev/console).
+ */
+function isTerminal(fd: number): boolean {
+  if (process.platform === 'linux') {
+    try {
+      return /^\/dev\/(pts\/\d+|tty\w*|console)$/.test(readlinkSync(`/proc/self/fd/${fd}`));
+    } catch {
+      // no /proc: ask node:tty below
+    }
+  }
+  return (createRequire(import.meta.url)('node:tty') as typeof import('node:tty')).isatty(fd);
+}
+
 function descriptorOutput(fd: 1 | 2, stream: () => NodeJS.WriteStream): Output {
   let fallback: NodeJS.WriteStream | undefined;
   let tty: boolean | undefined;
   return {
-    // node:tty loads node:net and the streams: asked only by commands that care (not status --json).
     get isTTY() {
-      return (tty ??= (createRequire(import.meta.url)('node:tty') as typeof import('node:tty')).isatty(fd));
+      return (tty ??= isTerminal(fd));
     },
     write(text: string | Uint8Array) {
       if (fallback) return fallback.write(text);

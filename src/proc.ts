@@ -1,5 +1,12 @@
 // Runs an external program with a timeout that kills it and everything it started.
-import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+
+// Required on first use: a heartbeat with a warm cache starts no process, and loading
+// node:child_process (with node:net) would cost it several milliseconds.
+let childProcess: typeof import('node:child_process') | undefined;
+function loadChildProcess(): typeof import('node:child_process') {
+  return (childProcess ??= createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process'));
+}
 
 export interface ProcessResult {
   code: number | null;
@@ -25,7 +32,7 @@ export function runProcess(argv: string[], options: RunProcessOptions): Promise<
   return new Promise((resolve) => {
     const [file, ...args] = argv;
     // Its own process group, so a timeout kills the children it started too.
-    const child = spawn(file!, args, { env: options.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = loadChildProcess().spawn(file!, args, { env: options.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const limit = options.maxOutputBytes ?? 16 * 1024 * 1024;
     let stdout = '';
     let stderr = '';
