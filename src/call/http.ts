@@ -1,4 +1,5 @@
 // One OpenAI-style chat completion against a gateway's baseUrl.
+import { createRequire } from 'node:module';
 import { ClawError, ConfigError, ExitCode, TempFailError, UnavailableError } from '../errors.js';
 import { formatDuration } from '../duration.js';
 import { parseRetryAfter } from '../limiter/backoff.js';
@@ -9,6 +10,8 @@ export interface ChatRequest {
   body: unknown;
   timeoutMs: number;
   now: () => number;
+  /** The request is on the wire. */
+  onSent?: () => void;
 }
 
 export type ChatOutcome =
@@ -32,39 +35,78 @@ function errorMessage(text: string): string {
   return text.trim().slice(0, 200) || '(empty body)';
 }
 
-export async function postChat(request: ChatRequest): Promise<ChatOutcome> {
-  let response: Response;
-  try {
-    response = await fetch(request.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${request.apiKey}` },
-      body: JSON.stringify(request.body),
-      signal: AbortSignal.timeout(request.timeoutMs),
+interface RawResponse {
+  status: number;
+  retryAfter: string | undefined;
+  text: string;
+}
+
+class RequestTimeout extends Error {}
+
+/**
+ * node:http rather than fetch: `onSent` fires when the request has been written to the socket,
+ * which is when the admission's window should start (fetch's first call alone can take longer than
+ * the gateway's margin on a loaded machine).
+ */
+function send(request: ChatRequest): Promise<RawResponse> {
+  const target = new URL(request.url);
+  const lib = createRequire(import.meta.url)(target.protocol === 'https:' ? 'node:https' : 'node:http') as typeof import('node:http');
+  const body = Buffer.from(JSON.stringify(request.body));
+  return new Promise((resolve, reject) => {
+    const req = lib.request(
+      target,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': body.length, authorization: `Bearer ${request.apiKey}` },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('error', reject);
+        res.on('end', () => {
+          clearTimeout(timer);
+          const retryAfter = res.headers['retry-after'];
+          resolve({ status: res.statusCode ?? 0, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, text: Buffer.concat(chunks).toString('utf8') });
+        });
+      },
+    );
+    const timer = setTimeout(() => req.destroy(new RequestTimeout()), request.timeoutMs);
+    req.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
     });
+    req.on('finish', () => request.onSent?.());
+    req.end(body);
+  });
+}
+
+export async function postChat(request: ChatRequest): Promise<ChatOutcome> {
+  let response: RawResponse;
+  try {
+    response = await send(request);
   } catch (err) {
-    const error = err as Error & { cause?: { code?: string; message?: string } };
-    if (error.name === 'TimeoutError' || error.name === 'AbortError') {
+    if (err instanceof RequestTimeout) {
       throw new TempFailError(`no answer from ${request.url} within ${formatDuration(request.timeoutMs)}; raise --timeout or try again later`);
     }
-    const cause = error.cause?.code ?? error.cause?.message ?? error.message;
-    throw new UnavailableError(`cannot reach ${request.url}: ${redact(String(cause), request.apiKey)}; check the network and the gateway's baseUrl`);
+    const error = err as NodeJS.ErrnoException;
+    throw new UnavailableError(`cannot reach ${request.url}: ${redact(String(error.code ?? error.message), request.apiKey)}; check the network and the gateway's baseUrl`);
   }
-  const text = await response.text();
-  if (response.status === 429) {
-    const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), request.now());
+  const { status, text } = response;
+  if (status === 429) {
+    const retryAfterMs = parseRetryAfter(response.retryAfter, request.now());
     return { kind: 'rateLimited', status: 429, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
   }
-  if (response.status >= 500) return { kind: 'serverError', status: response.status, message: redact(errorMessage(text), request.apiKey) };
-  if (response.status === 401 || response.status === 403) {
-    throw new ConfigError(`${request.url} refused the API key (${response.status}): ${redact(errorMessage(text), request.apiKey)}; check the key`);
+  if (status >= 500) return { kind: 'serverError', status, message: redact(errorMessage(text), request.apiKey) };
+  if (status === 401 || status === 403) {
+    throw new ConfigError(`${request.url} refused the API key (${status}): ${redact(errorMessage(text), request.apiKey)}; check the key`);
   }
-  if (response.status >= 400) {
-    throw new ClawError(`${request.url} rejected the request (${response.status}): ${redact(errorMessage(text), request.apiKey)}`, ExitCode.unavailable, 'unavailable');
+  if (status >= 400) {
+    throw new ClawError(`${request.url} rejected the request (${status}): ${redact(errorMessage(text), request.apiKey)}`, ExitCode.unavailable, 'unavailable');
   }
   try {
     return { kind: 'ok', response: JSON.parse(text) };
   } catch {
-    throw new UnavailableError(`${request.url} answered ${response.status} with a body that is not JSON: ${redact(text.slice(0, 120), request.apiKey)}`);
+    throw new UnavailableError(`${request.url} answered ${status} with a body that is not JSON: ${redact(text.slice(0, 120), request.apiKey)}`);
   }
 }
 

@@ -136,10 +136,19 @@ async function attemptHttp(
 ): Promise<Attempt> {
   const model = admission.model ?? options.model;
   const body = { ...target.body, ...(model && (admission.fellBack || target.body.model === undefined) ? { model: modelIdOf(model) } : {}) };
-  // Best effort: the slot is already held; this only starts its window later.
-  if (admission.admissionId) await store.markSent(admission.gateway, admission.admissionId).catch(() => undefined);
   const url = `${admission.gateway.baseUrl!.replace(/\/+$/, '')}/chat/completions`;
-  const outcome = await postChat({ url, apiKey, body, timeoutMs: target.timeoutMs, now: io.now });
+  let sent: Promise<void> | undefined;
+  const outcome = await postChat({
+    url,
+    apiKey,
+    body,
+    timeoutMs: target.timeoutMs,
+    now: io.now,
+    // Best effort: the slot is already held; this only starts its window when the request leaves.
+    onSent: () => {
+      if (admission.admissionId) sent = store.markSent(admission.gateway, admission.admissionId).catch(() => undefined);
+    },
+  }).finally(() => sent);
   if (outcome.kind === 'ok') return { exitCode: 0, response: outcome.response, retryable: false, rateLimited: false };
   if (outcome.kind === 'rateLimited') {
     return {
