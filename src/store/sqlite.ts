@@ -42,6 +42,26 @@ function nativeBinding(): string {
   return createRequire(import.meta.url).resolve('better-sqlite3/build/Release/better_sqlite3.node');
 }
 
+const lockWaitMs = 10_000;
+
+/**
+ * SQLite's busy timeout covers waiting for a lock, but not every SQLITE_BUSY: switching a new file
+ * to WAL, or reading while another process recovers the WAL index, fails at once. Those are retried
+ * here for as long as the busy timeout would have waited.
+ */
+function retryWhileBusy<T>(fn: () => T): T {
+  const deadline = Date.now() + lockWaitMs;
+  for (;;) {
+    try {
+      return fn();
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? '';
+      if (!code.startsWith('SQLITE_BUSY') || Date.now() > deadline) throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5 + Math.random() * 20);
+    }
+  }
+}
+
 function isCorruption(err: unknown): boolean {
   const code = (err as { code?: string }).code;
   return code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT' || (typeof code === 'string' && code.startsWith('SQLITE_CORRUPT'));
@@ -68,8 +88,10 @@ export class SqliteStore implements Store {
     if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600));
     try {
       // Naming the addon skips the `bindings` package's search of the disk on every start.
-      this.db = new Database(file, { timeout: 10_000, nativeBinding: nativeBinding() });
-      if (this.db.pragma('user_version', { simple: true }) !== schemaVersion) this.migrate();
+      this.db = new Database(file, { timeout: lockWaitMs, nativeBinding: nativeBinding() });
+      retryWhileBusy(() => {
+        if (this.db.pragma('user_version', { simple: true }) !== schemaVersion) this.migrate();
+      });
       this.db.pragma('synchronous = NORMAL');
     } catch (err) {
       throw this.storeError(err);
@@ -103,7 +125,7 @@ export class SqliteStore implements Store {
           `stop claw processes, move it aside (mv ${this.location} ${this.location}.broken) and claw will start a new one`,
       );
     }
-    if ((err as { code?: string }).code === 'SQLITE_BUSY') {
+    if (((err as { code?: string }).code ?? '').startsWith('SQLITE_BUSY')) {
       return new UnavailableError(`state store ${this.location} stayed locked for 10s; another process holds it (${(err as Error).message})`);
     }
     return err instanceof Error ? err : new Error(String(err));
@@ -112,7 +134,7 @@ export class SqliteStore implements Store {
   /** Runs `fn` in one IMMEDIATE transaction, with the store clock read inside it. */
   private write<T>(fn: (now: number) => T): T {
     try {
-      return this.db.transaction(() => fn(this.advanceClock())).immediate();
+      return retryWhileBusy(() => this.db.transaction(() => fn(this.advanceClock())).immediate());
     } catch (err) {
       throw this.storeError(err);
     }
@@ -120,7 +142,7 @@ export class SqliteStore implements Store {
 
   private read<T>(fn: () => T): T {
     try {
-      return fn();
+      return retryWhileBusy(fn);
     } catch (err) {
       throw this.storeError(err);
     }
