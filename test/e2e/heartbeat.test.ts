@@ -173,6 +173,15 @@ describe.each(stores)('claw heartbeat (%s store)', (store) => {
     expect(report.claimable.map((t: any) => t.title)).toEqual(['From the last good fetch']);
   });
 
+  it('a heartbeat and a status that create the store at the same moment both succeed', async () => {
+    for (let round = 0; round < 12; round++) {
+      const f = fleet({ store, agents: ['coo'], agentOverrides: { coo: { dispatch: ['true'] } } });
+      f.writeTodo('coo', '- [ ] Work\n');
+      const results = await Promise.all([runClaw(heartbeat('coo'), f.env), runClaw(['status', '--json'], f.env)]);
+      expect(results.map((r) => [r.code, r.stderr])).toEqual([[0, ''], [0, '']]);
+    }
+  });
+
   it('a second heartbeat of the same agent while the first runs is skipped', async () => {
     const f = fleet({ store, agents: ['coo'], agentOverrides: { coo: { dispatch: ['sh', '-c', 'sleep 4'] } } });
     f.writeTodo('coo', '- [ ] Slow work\n');

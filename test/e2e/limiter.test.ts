@@ -106,18 +106,6 @@ describe.each(stores)('shared limit across processes (%s store)', (store) => {
     expect(starts(log).some((s) => s.label === 'holder')).toBe(false);
   });
 
-  it.runIf(store === 'sqlite')('processes that create the store at the same moment all succeed', async () => {
-    for (let round = 0; round < 5; round++) {
-      const box = sandbox({}, store);
-      const results = await Promise.all(
-        [['status', '--json'], ['call', '--gateway', 'nvidia', '--', 'true'], ['status', '--json'], ['call', '--gateway', 'nvidia', '--', 'true']].map((args) =>
-          runClaw(args, box.env),
-        ),
-      );
-      expect(results.map((r) => [r.code, r.stderr])).toEqual(Array(4).fill([0, '']));
-    }
-  });
-
   it('a clock that jumps back mints no capacity', async () => {
     const box = sandbox({}, store);
     box.writeConfig({ gateways: { t: { limit: 3, window: '30s' } } });
