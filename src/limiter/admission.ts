@@ -22,6 +22,8 @@ export type Decision =
       estimateAt: number;
     };
 
+export const queuedRecheckMs = 50;
+
 /** A slot stays taken for the window plus the margin that covers the trip to the server. */
 export function effectiveWindow(gateway: Gateway): number {
   return gateway.windowMs + gateway.marginMs;
@@ -60,7 +62,8 @@ export function decide(gateway: Gateway, priority: PriorityRank, now: number, vi
     needed < times.length && needed >= 0
       ? times[needed]! + window
       : now + Math.ceil((needed - times.length + 1) / capacity) * window;
-  let wakeAt = earliestExpiry;
+  // Free slots that waiters ahead will take: look again shortly, not in a tight loop.
+  let wakeAt = free > 0 ? now + queuedRecheckMs : earliestExpiry;
   if (gateway.burst && free === 0 && times.length < capacity) {
     const span = (window * gateway.burst) / gateway.limit;
     const inSpan = times.filter((at) => at > now - span);

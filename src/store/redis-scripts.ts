@@ -79,6 +79,7 @@ else
   estimate = now + math.ceil((needed - count + 1) / cap) * win
 end
 local wake = earliest
+if free > 0 then wake = now + 50 end
 if burst > 0 and free == 0 and count < cap then
   wake = now
   for _, at in ipairs(ts) do

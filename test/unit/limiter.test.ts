@@ -19,7 +19,7 @@ describe('admission math', () => {
   });
 
   it('gives way to live waiters ranked ahead', () => {
-    expect(decide(t, 3, 1000, { times: [100, 200, 300], ahead: 2, blockedUntil: 0 })).toMatchObject({ admit: false, reason: 'queued' });
+    expect(decide(t, 3, 1000, { times: [100, 200, 300], ahead: 2, blockedUntil: 0 })).toMatchObject({ admit: false, reason: 'queued', wakeAt: 1050 });
     expect(decide(t, 3, 1000, { times: [100, 200, 300], ahead: 1, blockedUntil: 0 })).toEqual({ admit: true });
   });
 
