@@ -42,9 +42,7 @@ export class UnavailableError extends ClawError {
 }
 
 /** The shared store went away mid-run (a Redis restart): a caller that waits may try again. */
-export class StoreUnreachableError extends UnavailableError {
-  readonly transient = true;
-}
+export class StoreUnreachableError extends UnavailableError {}
 
 export class TempFailError extends ClawError {
   constructor(message: string) {

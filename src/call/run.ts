@@ -3,12 +3,12 @@ import { ConfigError, TempFailError, UnavailableError, UsageError } from '../err
 import { formatDuration } from '../duration.js';
 import type { IO } from '../io.js';
 import { sleep } from '../io.js';
-import { priorityName, type PriorityRank } from '../priority.js';
+import { priorities, priorityName, type PriorityRank } from '../priority.js';
 import type { ClawConfig } from '../config/config.js';
 import { decide, freeSlots } from '../limiter/admission.js';
 import { backoffDelay, type BackoffPolicy } from '../limiter/backoff.js';
 import { modelIdOf, resolveGateway, type Gateway } from '../limiter/gateways.js';
-import { admitCall, defaultMaxWait, type CallAdmission, type WaitProgress } from '../limiter/limiter.js';
+import { admitCall, defaultMaxWait, fallbackFor, startWindow, type CallAdmission, type WaitProgress } from '../limiter/limiter.js';
 import type { Store } from '../store/types.js';
 import { findExecutable, runCommand } from './command.js';
 import { postChat, redact, replyText } from './http.js';
@@ -52,7 +52,7 @@ function apiKeyFor(gateway: Gateway, env: NodeJS.ProcessEnv): string {
 /** Everything that can be refused is refused here, before the store is touched. */
 export function planCall(options: CallOptions, config: ClawConfig, io: IO) {
   const primary = resolveGateway(config, { ...(options.gateway ? { gateway: options.gateway } : {}), ...(options.model ? { model: options.model } : {}) });
-  const fallback = options.fallbackModel ? { model: options.fallbackModel, gateway: resolveGateway(config, { model: options.fallbackModel }) } : undefined;
+  const fallback = fallbackFor(config, options.fallbackModel);
   const keys = new Map<string, string>();
   if (options.target.kind === 'command') {
     const command = options.target.argv[0]!;
@@ -117,8 +117,7 @@ async function attemptCommand(target: Extract<CallTarget, { kind: 'command' }>, 
     stderr: io.stderr,
     retryOn: target.retryOn,
     onSpawn: () => {
-      // Best effort: the slot is already held; this only starts its window later.
-        if (admission.admissionId) sent = store.markSent(admission.gateway, admission.admissionId).catch(() => undefined);
+      sent = startWindow(store, admission);
     },
   });
   await sent;
@@ -144,9 +143,8 @@ async function attemptHttp(
     body,
     timeoutMs: target.timeoutMs,
     now: io.now,
-    // Best effort: the slot is already held; this only starts its window when the request leaves.
     onSent: () => {
-      if (admission.admissionId) sent = store.markSent(admission.gateway, admission.admissionId).catch(() => undefined);
+      sent = startWindow(store, admission);
     },
   }).finally(() => sent);
   if (outcome.kind === 'ok') return { exitCode: 0, response: outcome.response, retryable: false, rateLimited: false };
@@ -164,9 +162,8 @@ async function attemptHttp(
 
 async function dryRun(options: CallOptions, gateway: Gateway, store: Store, io: IO, maxWaitMs: number | undefined): Promise<number> {
   const state = await store.gatewayState(gateway);
-  const ahead = Object.entries(state.waiters)
-    .filter(([name]) => ['urgent', 'high', 'normal', 'low'].indexOf(name) < options.priority)
-    .reduce((sum, [, n]) => sum + n, 0);
+  // Live waiters at this priority or above rank ahead of a new request.
+  const ahead = priorities.slice(0, options.priority).reduce((sum, name) => sum + state.waiters[name], 0);
   const decision = gateway.limited ? decide(gateway, options.priority, state.now, { times: state.times, ahead, blockedUntil: state.blockedUntil }) : { admit: true as const };
   const free = gateway.limited ? freeSlots(gateway, options.priority, state.now, state.times) : null;
   const estimatedWaitMs = decision.admit ? 0 : Math.max(0, decision.estimateAt - state.now);

@@ -7,8 +7,8 @@ import { runProcess, describeFailure } from '../proc.js';
 import type { ClawConfig } from '../config/config.js';
 import type { AgentSpec } from '../config/roster.js';
 import { cachePolicy } from '../cache/cache.js';
-import { resolveGateway } from '../limiter/gateways.js';
-import { admitCall, defaultMaxWait } from '../limiter/limiter.js';
+import { resolveGateway, type Gateway } from '../limiter/gateways.js';
+import { admitCall, defaultMaxWait, fallbackFor, startWindow } from '../limiter/limiter.js';
 import type { Store } from '../store/types.js';
 import type { SourceReport, Task } from '../sources/types.js';
 import { dispatchPriority, emptyMemory, evaluate, type AgentMemory, type Evaluation, type TaskView } from './evaluate.js';
@@ -207,7 +207,7 @@ async function check(
     const argv = fillTemplate(agent.dispatch, { agent: agent.id, message, model: agent.model });
     report.dispatch = { argv, gateway: gateway.name, model: agent.model, priority: priorityName(priority), tasks: named.map((v) => v.key) };
     if (!deps.dryRun) {
-      await dispatch(agent, deps, report, named, priority, message, evaluation);
+      await dispatch(agent, deps, report, gateway, named, priority, message, evaluation);
       if (report.outcome !== 'failed' && !degraded) report.outcome = 'dispatched';
     } else if (!degraded) {
       report.outcome = 'dispatched';
@@ -236,6 +236,7 @@ async function dispatch(
   agent: AgentSpec,
   deps: HeartbeatDeps,
   report: HeartbeatReport,
+  gateway: Gateway,
   named: TaskView[],
   priority: 1 | 2 | 3 | 4,
   message: string,
@@ -243,8 +244,7 @@ async function dispatch(
 ): Promise<void> {
   const { store } = deps;
   const planned = report.dispatch!;
-  const gateway = resolveGateway(deps.config, { model: agent.model });
-  const fallback = agent.fallbackModel ? { model: agent.fallbackModel, gateway: resolveGateway(deps.config, { model: agent.fallbackModel }) } : undefined;
+  const fallback = fallbackFor(deps.config, agent.fallbackModel);
   try {
     const maxWaitMs = defaultMaxWait(priority);
     const admission = await admitCall(store, {
@@ -266,8 +266,7 @@ async function dispatch(
       cwd: agent.workspace,
       timeoutMs: agent.timeoutMs,
       onSpawn: () => {
-        // Best effort: the slot is already held; this only starts its window later.
-        if (admission.admissionId) sent = store.markSent(admission.gateway, admission.admissionId).catch(() => undefined);
+        sent = startWindow(store, admission);
       },
     });
     await sent;

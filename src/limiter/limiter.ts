@@ -6,7 +6,8 @@ import { formatDuration } from '../duration.js';
 import { priorityName, type PriorityRank } from '../priority.js';
 import type { Store } from '../store/types.js';
 import { waitBucketName } from '../store/types.js';
-import type { Gateway } from './gateways.js';
+import type { ClawConfig } from '../config/config.js';
+import { resolveGateway, type Gateway } from './gateways.js';
 
 /** A waiter that misses refreshes for this long stops blocking the others (the contract says 2 s). */
 export const waiterLeaseMs = 1500;
@@ -97,6 +98,19 @@ export async function acquire(store: Store, options: AcquireOptions): Promise<Ad
 export interface FallbackChoice {
   model: string;
   gateway: Gateway;
+}
+
+/** A fallback model and its gateway, or undefined when there is no fallback model. */
+export function fallbackFor(config: ClawConfig, model: string | undefined): FallbackChoice | undefined {
+  return model ? { model, gateway: resolveGateway(config, { model }) } : undefined;
+}
+
+/**
+ * The admitted request is on its way: its slot's window starts now. Best effort: the slot is held
+ * either way, so a store hiccup here must not fail a request that has already been sent.
+ */
+export function startWindow(store: Store, admission: Admission): Promise<void> {
+  return admission.admissionId ? store.markSent(admission.gateway, admission.admissionId).catch(() => undefined) : Promise.resolve();
 }
 
 export interface AdmitCallOptions extends AcquireOptions {
