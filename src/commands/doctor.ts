@@ -1,0 +1,126 @@
+import { readFileSync, readlinkSync, realpathSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import type { Context } from '../cli.js';
+import type { Check, DoctorDeps, DoctorReport } from '../doctor/checks.js';
+import { stateDirOption } from './options.js';
+import { heartbeatsDirOption, shellQuote } from './roster-options.js';
+
+interface RawDoctorOptions {
+  json?: boolean;
+  stateDir?: string;
+  heartbeatsDir?: string;
+}
+
+function table(checks: Check[]): string[] {
+  const widths = [Math.max(6, ...checks.map((c) => c.status.length)), Math.max(5, ...checks.map((c) => c.name.length))];
+  const out = [`${'STATUS'.padEnd(widths[0]!)}  ${'CHECK'.padEnd(widths[1]!)}  DETAIL`];
+  for (const c of checks) {
+    out.push(`${c.status.padEnd(widths[0]!)}  ${c.name.padEnd(widths[1]!)}  ${c.detail}`);
+    if (c.fix) out.push(`${' '.repeat(widths[0]! + widths[1]! + 4)}fix: ${c.fix}`);
+  }
+  return out;
+}
+
+export function formatDoctor(report: DoctorReport, tty: boolean): string {
+  const lines = tty
+    ? table(report.checks)
+    : report.checks.map((c) => `${c.status.padEnd(4)} ${c.name}: ${c.detail}${c.fix ? `; fix: ${c.fix}` : ''}`);
+  const count = (status: Check['status']) => report.checks.filter((c) => c.status === status).length;
+  lines.push('', `${count('ok')} ok, ${count('warn')} warn, ${count('fail')} fail${report.ok ? '' : ` (exit ${report.exitCode})`}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** The time zone the cron daemon runs in: the system's (/etc/localtime), not the user's TZ. */
+function systemTimeZone(): string {
+  try {
+    const zone = /zoneinfo\/(.+)$/.exec(readlinkSync('/etc/localtime'))?.[1];
+    if (zone) return zone;
+  } catch {
+    // not a link
+  }
+  try {
+    const zone = readFileSync('/etc/timezone', 'utf8').trim();
+    if (zone) return zone;
+  } catch {
+    // no such file
+  }
+  return 'UTC';
+}
+
+export function registerDoctor(program: Command, ctx: Context): void {
+  program
+    .command('doctor')
+    .summary('check this host end to end: runtime, store, config, roster, agents, gateways, cron, Redis')
+    .description(
+      'Checks the host the fleet runs on and prints each check as ok, warn or fail, with the fix for\n' +
+        'each warn and fail: Node and SQLite; the state dir, its file modes, the store; the config; the\n' +
+        "roster; per agent its workspace and todo docs; the executables the agents need (openclaw, multica)\n" +
+        "on PATH and on the installed crontab's PATH (and that `openclaw --version` runs there); the API key\n" +
+        'variable of each gateway with a baseUrl (whether it is set; never its value); the crontab block\n' +
+        'against the roster; the cron daemon and CRON_TZ; Redis reachability and persistence.\n\n' +
+        'Exit: 0 when no check failed (warnings are fine); else the code of the worst failure, in this\n' +
+        'order: 78 (a config check failed: config, roster, API key, stale crontab block), then 69\n' +
+        '(something needed is unavailable: a program, the store, Redis).',
+    )
+    .option('--json', 'print {"ok": ..., "checks": [{"name", "status", "detail", "fix"}]}')
+    .addOption(stateDirOption())
+    .addOption(heartbeatsDirOption())
+    .addHelpText('after', '\nExamples:\n  claw doctor\n  claw doctor --json | jq \'.checks[] | select(.status != "ok")\'')
+    .action(async (raw: RawDoctorOptions) => {
+      const [{ runDoctor }, { runProcess }, { configFile, stateDir }, { sqliteRuntime, isSafeSqliteVersion }, { crontabBlock }] =
+        await Promise.all([
+          import('../doctor/checks.js'),
+          import('../proc.js'),
+          import('../config/paths.js'),
+          import('../doctor/sqlite-runtime.js'),
+          import('../heartbeat/cron.js'),
+        ]);
+      const env = ctx.io.env;
+      const deps: DoctorDeps = {
+        env,
+        cwd: ctx.io.cwd,
+        now: ctx.io.now,
+        nodeVersion: process.version,
+        sqliteRuntime,
+        isSafeSqliteVersion,
+        run: (argv, options) => runProcess(argv, options),
+        openSqliteStore: async (dir) => {
+          const { SqliteStore } = await import('../store/sqlite.js');
+          const store = new SqliteStore({ dir, clock: ctx.io.now });
+          try {
+            await store.now();
+            return { location: store.location };
+          } finally {
+            await store.close();
+          }
+        },
+        probeRedis: async (url, timeoutMs) => (await import('../doctor/redis-probe.js')).probeRedis(url, timeoutMs),
+        // What `claw cron print` builds (src/commands/cron.ts); the check compares its jobs and CLAW_* lines.
+        expectedCronBlock: (roster) => {
+          let bin = process.argv[1] ?? 'claw';
+          try {
+            bin = realpathSync(bin);
+          } catch {
+            // keep it as given
+          }
+          const blockEnv: Record<string, string> = { CLAW_HEARTBEATS_DIR: roster.dir };
+          for (const key of ['CLAW_STATE_DIR', 'CLAW_CONFIG_DIR', 'CLAW_STORE'] as const) if (env[key]) blockEnv[key] = env[key]!;
+          return crontabBlock(roster, { command: `${shellQuote(process.execPath)} ${shellQuote(bin)}`, logDir: join(stateDir(env), 'logs'), env: blockEnv });
+        },
+        // Test hook: CLAW_TEST_PROC_ROOT is read instead of /proc to find the cron daemon.
+        procRoot: env.CLAW_TEST_PROC_ROOT || '/proc',
+        systemTimeZone: systemTimeZone(),
+        ...(raw.stateDir ? { stateDirFlag: raw.stateDir } : {}),
+        ...(raw.heartbeatsDir ? { heartbeatsDirFlag: raw.heartbeatsDir } : {}),
+      };
+      const report = await runDoctor(deps, configFile(env));
+      if (raw.json) {
+        const checks = report.checks.map(({ name, status, detail, fix }) => ({ name, status, detail, fix }));
+        ctx.io.stdout.write(`${JSON.stringify({ ok: report.ok, checks })}\n`);
+      } else {
+        ctx.io.stdout.write(formatDoctor(report, ctx.io.stdout.isTTY === true));
+      }
+      ctx.exitCode = report.exitCode;
+    });
+}
