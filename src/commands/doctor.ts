@@ -53,15 +53,17 @@ export function registerDoctor(program: Command, ctx: Context): void {
     .command('doctor')
     .summary('check this host end to end: runtime, store, config, roster, agents, gateways, cron, Redis')
     .description(
-      'Checks the host the fleet runs on and prints each check as ok, warn or fail, with the fix for\n' +
-        'each warn and fail: Node and SQLite; the state dir, its file modes, the store; the config; the\n' +
-        "roster; per agent its workspace and todo docs; the executables the agents need (openclaw, multica)\n" +
-        "on PATH and on the installed crontab's PATH (and that `openclaw --version` runs there); the API key\n" +
-        'variable of each gateway with a baseUrl (whether it is set; never its value); the crontab block\n' +
-        'against the roster; the cron daemon and CRON_TZ; Redis reachability and persistence.\n\n' +
-        'Exit: 0 when no check failed (warnings are fine); else the code of the worst failure, in this\n' +
-        'order: 78 (a config check failed: config, roster, API key, stale crontab block), then 69\n' +
-        '(something needed is unavailable: a program, the store, Redis).',
+      'Checks the host the fleet runs on; prints each check as ok, warn or fail, with\n' +
+        'the fix for each warn and fail. In order: Node and the SQLite driver; the state\n' +
+        'dir, its file modes, the store; the config; the roster; per agent its workspace\n' +
+        'and todo docs; the programs the agents start (openclaw, multica) on PATH and on\n' +
+        "the installed crontab's PATH, with `openclaw --version` run under each; the API\n" +
+        'key variable of each gateway with a baseUrl (set or not, never its value); the\n' +
+        'crontab block against the roster; the cron daemon and CRON_TZ; Redis: reachable,\n' +
+        'and whether it persists.\n\n' +
+        'Exit: 0 when no check failed (warnings are fine), else the worst failure:\n' +
+        '  78  a config check failed (config, roster, an API key, a stale crontab block)\n' +
+        '  69  otherwise: something needed is unavailable (a program, the store, Redis)',
     )
     .option('--json', 'print {"ok": ..., "checks": [{"name", "status", "detail", "fix"}]}')
     .addOption(stateDirOption())

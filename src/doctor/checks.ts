@@ -110,7 +110,7 @@ export function sqliteCheck(deps: Pick<DoctorDeps, 'sqliteRuntime' | 'isSafeSqli
   try {
     runtime = deps.sqliteRuntime();
   } catch (err) {
-    return fail('sqlite', `no usable SQLite driver: ${oneLine(err)}`, fixOf(err, 'reinstall claw under this Node (npm ci), or use Node 24 (node:sqlite)'), ExitCode.unavailable);
+    return fail('sqlite', `no usable SQLite driver: ${withoutFix(err)}`, fixOf(err, 'reinstall claw under this Node (npm ci), or use Node 24 (node:sqlite)'), ExitCode.unavailable);
   }
   const detail = `${runtime.driver}, SQLite ${runtime.sqliteVersion}`;
   if (!deps.isSafeSqliteVersion(runtime.sqliteVersion)) {
@@ -183,7 +183,8 @@ export async function storeCheck(deps: DoctorDeps, config: ClawConfig): Promise<
     const { location } = await deps.openSqliteStore(dir);
     return ok('store', `sqlite ${location} opens`);
   } catch (err) {
-    return fail('store', `sqlite store in ${dir} does not open: ${oneLine(err)}`, fixOf(err, 'see the message; `claw status` shows the same'), codeOf(err));
+    const code = err instanceof ClawError ? codeOf(err) : ExitCode.unavailable;
+    return fail('store', `sqlite store in ${dir} does not open: ${withoutFix(err)}`, fixOf(err, 'see the message (`claw status` fails the same way)'), code);
   }
 }
 
@@ -581,11 +582,16 @@ function oneLine(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).replace(/\s*\n\s*/g, ' ');
 }
 
-/** The fix is usually in a ClawError's message already (after ': ' or '; '); else the default. */
+/** A ClawError's message usually ends with its fix after the last '; '; else the default. */
 function fixOf(err: unknown, fallback: string): string {
-  const message = oneLine(err);
-  const tail = /;\s*([^;]+)$/.exec(message)?.[1];
+  const tail = /;\s*([^;]+)$/.exec(oneLine(err))?.[1];
   return err instanceof ClawError && tail ? tail : fallback;
+}
+
+/** The message without the fix that fixOf() takes from it (it is shown as the fix). */
+function withoutFix(err: unknown): string {
+  const message = oneLine(err);
+  return err instanceof ClawError ? message.replace(/;\s*[^;]+$/, '') : message.slice(0, 300);
 }
 
 function codeOf(err: unknown): number {
@@ -598,7 +604,7 @@ async function guarded(name: string, fn: () => Promise<Check[]> | Check[]): Prom
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof ClawError) return [fail(name, oneLine(err), fixOf(err, 'see the message'), codeOf(err))];
+    if (err instanceof ClawError) return [fail(name, withoutFix(err), fixOf(err, 'see the message'), codeOf(err))];
     return [fail(name, `internal error: ${oneLine(err)}`, 'please report it with this message', ExitCode.internal)];
   }
 }

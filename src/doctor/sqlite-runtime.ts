@@ -11,7 +11,9 @@ export function sqliteRuntime(): SqliteRuntime {
   try {
     db = new Database(':memory:', { nativeBinding: createRequire(import.meta.url).resolve('better-sqlite3/build/Release/better_sqlite3.node') });
   } catch (err) {
-    const message = (err as Error).message.split('\n')[0]!;
+    const text = (err as Error).message.replace(/\s*\n\s*/g, ' ');
+    const abi = /NODE_MODULE_VERSION (\d+)\. This version of Node\.js requires NODE_MODULE_VERSION (\d+)/.exec(text);
+    const message = abi ? `its addon was built for another Node: NODE_MODULE_VERSION ${abi[1]}, this one needs ${abi[2]}` : text.slice(0, 200);
     throw new UnavailableError(`better-sqlite3 does not load under Node ${process.version} (${message}); rebuild it for this Node: npm rebuild better-sqlite3`);
   }
   try {
