@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { repoRoot, runClaw, statusJson } from '../helpers/claw';
+import { repoRoot, runClaw, statusJson, stores } from '../helpers/claw';
 import { fleet, isDispatch, isIssueList, isWorkboardList, type Fleet } from '../helpers/fleet';
 
 interface CronJob {
@@ -230,9 +230,9 @@ describe('claw cron under a real cron environment', () => {
   });
 });
 
-describe('health of a roster nobody has run yet', () => {
+describe.each(stores)('health of a roster nobody has run yet (%s store)', (store) => {
   it('is new, not late, and status --check exits 0; once a tick has come due with no run, it is late', async () => {
-    const f = fleet({ agents: ['coo', 'lawyer'] });
+    const f = fleet({ store, agents: ['coo', 'lawyer'] });
     const check = await runClaw(['status', '--check'], f.env);
     expect(check.code).toBe(0);
     expect(check.stderr).toBe('');
