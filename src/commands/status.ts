@@ -100,7 +100,7 @@ export function formatPrometheus(doc: StatusDocument): string {
   };
   const agent = (a: AgentHealth) => ({ agent_name: a.agent });
   const byGateway = new Map(doc.gateways.map((g) => [g.name, g]));
-  metric('agent_heartbeat_status', 'Agent heartbeat status (1=ok or running, 0=late or failing)', 'gauge', doc.agents.map((a) => [agent(a), a.health === 'ok' || a.health === 'running' ? 1 : 0]));
+  metric('agent_heartbeat_status', 'Agent heartbeat status (1=ok, new or running, 0=late or failing)', 'gauge', doc.agents.map((a) => [agent(a), a.health === 'late' || a.health === 'failing' ? 0 : 1]));
   metric('agent_task_stagnation_seconds', 'Longest time an in-progress task has made no progress past stallAfter', 'gauge', doc.agents.map((a) => [agent(a), a.stagnationSeconds]));
   metric('agent_workboard_pending', 'Claimable tasks (dependencies met) across the three sources at the last heartbeat', 'gauge', doc.agents.map((a) => [agent(a), a.pending]));
   metric(
@@ -135,7 +135,7 @@ export function registerStatus(program: Command, ctx: Context): void {
     .description(
       'Per gateway: limit and window, used in the current window, free now, when the next slot frees,\n' +
         'live waiters by priority, the 429 back-off (blocked until), and counters kept in the store.\n' +
-        'Per agent: schedule, last run and outcome, next expected run, health (ok, late, running, failing),\n' +
+        'Per agent: schedule, last run and outcome, next expected run, health (ok, new, late, running, failing),\n' +
         'pending, stalled and paused tasks. The cache: entries per category, fresh or stale, hit rate.',
     )
     .option('--json', 'print one stable JSON document')

@@ -1,11 +1,15 @@
-// Per-agent health for `claw status`: last run, next expected run, late / failing / running.
+// Per-agent health for `claw status`: last run, next expected run, new / late / failing / running.
 import { ticksNear, type ScheduleBook } from './schedule-book.js';
 import type { AgentSpec } from '../config/roster.js';
 import type { RunRecord, Store } from '../store/types.js';
 import type { AgentMemory } from './evaluate.js';
 import { memoryKey, runLockName } from './keys.js';
 
-export type Health = 'ok' | 'late' | 'running' | 'failing';
+/** `new`: never run, and no tick has come due since claw first saw the agent in the roster. */
+export type Health = 'ok' | 'new' | 'late' | 'running' | 'failing';
+
+/** When status first saw each agent of the roster, so a fresh install is `new` rather than late, and not forever. */
+const firstSeenKey = 'agents-first-seen';
 
 export interface AgentHealth {
   agent: string;
@@ -34,6 +38,12 @@ export async function scheduleTicks(agent: AgentSpec, now: number, book: Schedul
 
 export async function agentHealth(store: Store, agents: AgentSpec[], now: number, book: ScheduleBook): Promise<AgentHealth[]> {
   const runs = await store.lastRuns(10);
+  const firstSeen = JSON.parse((await store.stateGet(firstSeenKey)) ?? '{}') as Record<string, number>;
+  const unseen = agents.filter((a) => firstSeen[a.id] === undefined && !runs.some((r) => r.agent === a.id));
+  if (unseen.length > 0) {
+    for (const agent of unseen) firstSeen[agent.id] = now;
+    await store.stateSet(firstSeenKey, JSON.stringify(firstSeen));
+  }
   return Promise.all(
     agents.map(async (agent) => {
       const mine = runs.filter((r) => r.agent === agent.id);
@@ -46,6 +56,7 @@ export async function agentHealth(store: Store, agents: AgentSpec[], now: number
       let health: Health = 'ok';
       if (running) health = 'running';
       else if (last?.outcome === 'failed') health = 'failing';
+      else if (mine.length === 0 && mustHaveRun <= (firstSeen[agent.id] ?? now)) health = 'new';
       else if (!last || last.startedAt < mustHaveRun - 60_000) health = 'late';
       const detail = (last?.detail ?? {}) as { counts?: { claimable?: number }; error?: string };
       return {

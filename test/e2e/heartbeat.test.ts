@@ -271,7 +271,7 @@ describe.each(stores)('claw poll, cache, cron (%s store)', (store) => {
 
   it('cron print shows CRON_TZ, one line per agent and the poll line; install is idempotent and keeps other lines', async () => {
     const f = fleet({ store, agents: ['coo', 'lawyer'] });
-    const printed = (await runClaw(['cron', 'print'], f.env)).stdout;
+    const printed = (await runClaw(['cron', 'print', '--cron', 'honours-tz'], f.env)).stdout;
     expect(printed).toContain('CRON_TZ=Asia/Shanghai\n');
     expect(printed).toMatch(/^\*\/5 \* \* \* \* .*bin\/claw poll >> .*poll\.log 2>&1$/m);
     expect(printed).toMatch(/^\*\/10 \* \* \* \* .*bin\/claw heartbeat coo >> .*coo\.log 2>&1$/m);
