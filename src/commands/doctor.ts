@@ -1,10 +1,9 @@
-import { readFileSync, readlinkSync, realpathSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, readlinkSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { Context } from '../cli.js';
 import type { Check, DoctorDeps, DoctorReport } from '../doctor/checks.js';
 import { stateDirOption } from './options.js';
-import { heartbeatsDirOption, shellQuote } from './roster-options.js';
+import { heartbeatsDirOption } from './roster-options.js';
 
 interface RawDoctorOptions {
   json?: boolean;
@@ -70,13 +69,12 @@ export function registerDoctor(program: Command, ctx: Context): void {
     .addOption(heartbeatsDirOption())
     .addHelpText('after', '\nExamples:\n  claw doctor\n  claw doctor --json | jq \'.checks[] | select(.status != "ok")\'')
     .action(async (raw: RawDoctorOptions) => {
-      const [{ runDoctor }, { runProcess }, { configFile, stateDir }, { sqliteRuntime, isSafeSqliteVersion }, { crontabBlock }] =
+      const [{ runDoctor }, { runProcess }, { configFile }, { sqliteRuntime, isSafeSqliteVersion }] =
         await Promise.all([
           import('../doctor/checks.js'),
           import('../proc.js'),
           import('../config/paths.js'),
           import('../doctor/sqlite-runtime.js'),
-          import('../heartbeat/cron.js'),
         ]);
       const env = ctx.io.env;
       const deps: DoctorDeps = {
@@ -99,17 +97,8 @@ export function registerDoctor(program: Command, ctx: Context): void {
         },
         probeRedis: async (url, timeoutMs) => (await import('../doctor/redis-probe.js')).probeRedis(url, timeoutMs),
         // What `claw cron print` builds (src/commands/cron.ts); the check compares its jobs and CLAW_* lines.
-        expectedCronBlock: (roster) => {
-          let bin = process.argv[1] ?? 'claw';
-          try {
-            bin = realpathSync(bin);
-          } catch {
-            // keep it as given
-          }
-          const blockEnv: Record<string, string> = { CLAW_HEARTBEATS_DIR: roster.dir };
-          for (const key of ['CLAW_STATE_DIR', 'CLAW_CONFIG_DIR', 'CLAW_STORE'] as const) if (env[key]) blockEnv[key] = env[key]!;
-          return crontabBlock(roster, { command: `${shellQuote(process.execPath)} ${shellQuote(bin)}`, logDir: join(stateDir(env), 'logs'), env: blockEnv });
-        },
+        // What `claw cron print` builds now, by the same code.
+        expectedCronBlock: async (roster) => (await (await import('./cron.js')).buildCronBlock(ctx.io, { heartbeatsDir: roster.dir })).text,
         // Test hook: CLAW_TEST_PROC_ROOT is read instead of /proc to find the cron daemon.
         procRoot: env.CLAW_TEST_PROC_ROOT || '/proc',
         systemTimeZone: systemTimeZone(),

@@ -58,7 +58,7 @@ export interface DoctorDeps {
   openSqliteStore(dir: string): Promise<{ location: string }>;
   probeRedis(url: string, timeoutMs: number): Promise<RedisProbe>;
   /** What `claw cron print` would print now for this roster. */
-  expectedCronBlock(roster: Roster, config: ClawConfig): string;
+  expectedCronBlock(roster: Roster): Promise<string>;
   /** Where running processes are listed (/proc; CLAW_TEST_PROC_ROOT in tests). */
   procRoot: string;
   /** The time zone the cron daemon runs in (the system's, not the user's TZ). */
@@ -664,8 +664,8 @@ export async function runDoctor(deps: DoctorDeps, configFile: string): Promise<D
   if (crontab.check) checks.push(crontab.check);
   else {
     checks.push(
-      ...(await guarded('crontab', () => {
-        const expected = roster ? deps.expectedCronBlock(roster, config) : undefined;
+      ...(await guarded('crontab', async () => {
+        const expected = roster ? await deps.expectedCronBlock(roster) : undefined;
         return [crontabCheck(crontab.text!, expected)];
       })),
     );
