@@ -98,6 +98,10 @@ export async function cached<T>(store: Store, options: CachedOptions<T>): Promis
   const newer = (entry: { storedAt: number } | undefined) => entry !== undefined && entry.storedAt > (seen?.storedAt ?? -1);
   for (;;) {
     if ((await takeLease(store, leaseName, options.owner, options.leaseMs)).ok) {
+      // A refresh may page through many calls (Multica: up to 1,000): the lease is renewed while it
+      // runs, so the others keep waiting for its value instead of starting the same chain again.
+      const renew = setInterval(() => void store.acquireLease(leaseName, options.owner, options.leaseMs).catch(() => undefined), options.leaseMs / 3);
+      renew.unref();
       try {
         // Another process may have refreshed between our read and taking the lease.
         const latest = await store.cacheGet(key);
@@ -112,6 +116,7 @@ export async function cached<T>(store: Store, options: CachedOptions<T>): Promis
         // Awaited here, inside the try: a rejection must not wait unhandled while the lease is released.
         return await staleOrThrow(store, key, policy, err.message, decode);
       } finally {
+        clearInterval(renew);
         await store.releaseLease(leaseName, options.owner);
       }
     }

@@ -13,6 +13,9 @@ const escapeSequences = /\x1b\[[0-?]*[ -/]*[@-~]?|\x9b[0-?]*[ -/]*[@-~]?|(?:\x1b
 // overrides that make a terminal show text in another order than it is, go.
 const breaks = /[\t\n\v\f\r\u0085\u2028\u2029]/g;
 const controls = /[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+// Anything the slow path below would change: controls, surrogates (checked there), whitespace
+// other than single inner spaces.
+const needsWork = /[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]|[^\S ]| {2}|^ | $/;
 const loneSurrogates = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 /**
@@ -20,6 +23,8 @@ const loneSurrogates = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
  * trimmed, and at most `maxLength` UTF-16 units long (cut at a character boundary, marked with …).
  */
 export function cleanText(text: string, maxLength: number = maxTitleLength): string {
+  // Most text is already clean: one scan, and it is returned as it is.
+  if (text.length <= maxLength && !needsWork.test(text)) return text;
   // Cut hostile megabytes before the regular expressions see them.
   const cut = text.length > maxLength * 4 + 64;
   let s = cut ? text.slice(0, maxLength * 4 + 64) : text;

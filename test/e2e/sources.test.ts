@@ -150,6 +150,19 @@ describe('hostile source data', () => {
     expect(again.claimable.map((t: any) => t.id)).toEqual(['MUL-1']);
   }, 180_000);
 
+  it('paging that outlasts one source timeout keeps its refresh lease: a second heartbeat waits instead of paging again', async () => {
+    // sourceTimeout 2s: the refresh lease is 2 × 2 s + 5 s = 9 s; eight pages at 1.5 s each take 12 s.
+    const f = fleet({ agents: ['coo', 'secretary'], defaults: { sourceTimeout: '2s', workboard: undefined }, env: { FAKE_DELAY_MS: '1500' } });
+    f.setIssues(Array.from({ length: 750 }, (_, i) => ({ id: `id-${i}`, identifier: `MUL-${i}`, title: `t${i}`, status: i === 700 ? 'todo' : 'done', assignee_type: 'agent', assignee_id: secretaryId })));
+    const first = runClaw(heartbeat('coo', '--dry-run'), f.env);
+    await new Promise((r) => setTimeout(r, 1000));
+    const [a, b] = await Promise.all([first, runClaw(heartbeat('secretary', '--dry-run'), f.env)]);
+    expect([a.code, b.code]).toEqual([0, 0]);
+    expect(JSON.parse(b.stdout).claimable.map((t: any) => t.id)).toEqual(['MUL-700']);
+    const offsets = f.calls(isIssueList).map((c) => c.argv[c.argv.indexOf('--offset') + 1]);
+    expect(offsets).toEqual(['0', '100', '200', '300', '400', '500', '600', '700']);
+  }, 120_000);
+
   it('follows a symlinked TODO.md and tasks/; a link loop ends', async () => {
     const f = fleet({ agents: ['coo'], defaults: { workboard: undefined, multica: undefined } });
     const shared = join(f.root, 'shared');
