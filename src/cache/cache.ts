@@ -53,6 +53,12 @@ export interface CachedOptions<T> {
   /** Refresh even when the cached value is within its TTL (claw poll). */
   force?: boolean;
   sleep: (ms: number) => Promise<void>;
+  /**
+   * Checks a value before it is stored and again when it is read back (written by another claw
+   * version, or damaged): throws SourceError when the value cannot be used. A stored value that
+   * fails it is treated as absent, so a bad document never serves from the shared cache.
+   */
+  check?: (value: unknown) => T;
 }
 
 const followerPollMs = 100;
@@ -66,50 +72,86 @@ const failureMemoryMs = 30_000;
  */
 export async function cached<T>(store: Store, options: CachedOptions<T>): Promise<Cached<T>> {
   const { key, category, policy } = options;
+  const check = options.check ?? ((value: unknown) => value as T);
+  /** The stored value, checked; undefined when it is not JSON or fails the check. */
+  const decode = (entry: { value: string } | undefined): { value: T } | undefined => {
+    if (!entry) return undefined;
+    try {
+      return { value: check(JSON.parse(entry.value)) };
+    } catch (err) {
+      if (err instanceof SyntaxError || err instanceof SourceError) return undefined;
+      throw err;
+    }
+  };
   const leaseName = `refresh:${key}`;
   const failureKey = `failure:${key}`;
   const keepMs = policy.staleForMs;
   // Freshness is judged by the store's clock, so hosts whose clocks disagree share one cache.
   const seen = await store.cacheGet(key);
-  if (seen && !options.force && seen.expiresAt > seen.now) {
+  const seenValue = seen && !options.force && seen.expiresAt > seen.now ? decode(seen) : undefined;
+  if (seen && seenValue) {
     await store.count('cache', 'cacheHits');
-    return { value: JSON.parse(seen.value) as T, from: 'hit', ageMs: seen.now - seen.storedAt };
+    return { value: seenValue.value, from: 'hit', ageMs: seen.now - seen.storedAt };
   }
   await store.count('cache', 'cacheMisses');
   const waitStarted = seen?.now ?? (await store.now());
   const newer = (entry: { storedAt: number } | undefined) => entry !== undefined && entry.storedAt > (seen?.storedAt ?? -1);
   for (;;) {
     if ((await takeLease(store, leaseName, options.owner, options.leaseMs)).ok) {
+      // A refresh may page through many calls (Multica: up to 1,000): the lease is renewed while it
+      // runs, so the others keep waiting for its value instead of starting the same chain again.
+      const renew = setInterval(() => void store.acquireLease(leaseName, options.owner, options.leaseMs).catch(() => undefined), options.leaseMs / 3);
+      renew.unref();
       try {
         // Another process may have refreshed between our read and taking the lease.
         const latest = await store.cacheGet(key);
-        if (latest && newer(latest)) return { value: JSON.parse(latest.value) as T, from: 'hit', ageMs: latest.now - latest.storedAt };
-        const value = await options.refresh();
+        const latestValue = newer(latest) ? decode(latest) : undefined;
+        if (latest && latestValue) return { value: latestValue.value, from: 'hit', ageMs: latest.now - latest.storedAt };
+        const value = check(await options.refresh());
         await store.cacheSet({ key, category, value: JSON.stringify(value), ttlMs: policy.ttlMs(category), keepMs });
         return { value, from: 'fresh', ageMs: 0 };
       } catch (err) {
         if (!(err instanceof SourceError)) throw err;
         await store.cacheSet({ key: failureKey, category: 'failure', value: JSON.stringify(err.message), ttlMs: failureMemoryMs, keepMs: failureMemoryMs });
         // Awaited here, inside the try: a rejection must not wait unhandled while the lease is released.
-        return await staleOrThrow(store, key, policy, err.message);
+        return await staleOrThrow(store, key, policy, err.message, decode);
       } finally {
+        clearInterval(renew);
         await store.releaseLease(leaseName, options.owner);
       }
     }
     // Someone else is refreshing: wait for their value (or their failure) instead of calling too.
     await options.sleep(followerPollMs);
     const latest = await store.cacheGet(key);
-    if (latest && newer(latest)) return { value: JSON.parse(latest.value) as T, from: 'hit', ageMs: latest.now - latest.storedAt };
+    const latestValue = newer(latest) ? decode(latest) : undefined;
+    if (latest && latestValue) return { value: latestValue.value, from: 'hit', ageMs: latest.now - latest.storedAt };
     const failure = await store.cacheGet(failureKey);
-    if (failure && failure.storedAt >= waitStarted) return staleOrThrow(store, key, policy, JSON.parse(failure.value) as string);
+    if (failure && failure.storedAt >= waitStarted) return staleOrThrow(store, key, policy, failureReason(failure.value), decode);
   }
 }
 
-async function staleOrThrow<T>(store: Store, key: string, policy: CachePolicy, reason: string): Promise<Cached<T>> {
+function failureReason(stored: string): string {
+  try {
+    const reason: unknown = JSON.parse(stored);
+    if (typeof reason === 'string') return reason;
+  } catch {
+    // damaged: the reason is lost, the failure is not
+  }
+  return 'the refresh failed';
+}
+
+async function staleOrThrow<T>(
+  store: Store,
+  key: string,
+  policy: CachePolicy,
+  reason: string,
+  decode: (entry: { value: string } | undefined) => { value: T } | undefined,
+): Promise<Cached<T>> {
   const last = await store.cacheGet(key);
-  if (last && last.now - last.storedAt <= policy.staleForMs) {
+  const lastValue = last && last.now - last.storedAt <= policy.staleForMs ? decode(last) : undefined;
+  if (last && lastValue) {
     await store.count('cache', 'cacheStale');
-    return { value: JSON.parse(last.value) as T, from: 'stale', ageMs: last.now - last.storedAt, error: reason };
+    return { value: lastValue.value, from: 'stale', ageMs: last.now - last.storedAt, error: reason };
   }
   throw new SourceError(reason);
 }

@@ -39,6 +39,7 @@ export function registerPoll(program: Command, ctx: Context): void {
         for (const r of report.refreshed) {
           const text = `${r.key}: ${r.state}${r.items !== undefined ? ` (${r.items} item(s))` : ''}${r.detail ? `: ${r.detail}` : ''}\n`;
           (r.state === 'fresh' ? ctx.io.stdout : ctx.io.stderr).write(r.state === 'fresh' ? text : `claw: ${text}`);
+          if (r.warning) ctx.io.stderr.write(`claw: warning: ${r.warning}\n`);
         }
         const width = Math.max(5, ...report.agents.map((a) => a.agent.length));
         ctx.io.stdout.write(`${'AGENT'.padEnd(width)}  CLAIMABLE  BLOCKED  IN PROGRESS  PAUSED\n`);

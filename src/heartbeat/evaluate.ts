@@ -50,8 +50,18 @@ export const taskKey = (task: Task): string => `${task.source}:${task.id}`;
 export function evaluate(tasks: Task[], previous: AgentMemory, options: EvaluateOptions): Evaluation {
   const memory: AgentMemory = { tasks: {}, notified: { ...previous.notified } };
   const result: Evaluation = { claimable: [], blocked: [], inProgress: [], stalled: [], paused: [], recover: [], memory };
-  const statusOf = (task: Task, id: string): TaskStatus | undefined =>
-    options.known[task.source]?.[id] ?? tasks.find((t) => t.source === task.source && t.id === id)?.status;
+  // One pass builds the index, so a dependency lookup is a Map get, not a scan of every task:
+  // evaluation stays linear in tasks and dependencies. The first task with a key wins.
+  const own = new Map<string, TaskStatus>();
+  for (const task of tasks) {
+    const key = taskKey(task);
+    if (!own.has(key)) own.set(key, task.status);
+  }
+  const statusOf = (task: Task, id: string): TaskStatus | undefined => {
+    const known = options.known[task.source];
+    // Own properties only: a dependency named "constructor" is not Object.prototype's.
+    return (known && Object.hasOwn(known, id) ? known[id] : undefined) ?? own.get(`${task.source}:${id}`);
+  };
   for (const task of tasks) {
     const key = taskKey(task);
     const mem: TaskMemory = { ...(previous.tasks[key] ?? { rounds: 0 }) };

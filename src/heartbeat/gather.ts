@@ -5,8 +5,9 @@ import type { AgentSpec } from '../config/roster.js';
 import type { Store } from '../store/types.js';
 import * as multica from '../sources/multica.js';
 import * as workboard from '../sources/workboard.js';
-import { readDocTasks } from '../sources/docs.js';
+import { readDocs } from '../sources/docs.js';
 import type { SourceReport } from '../sources/types.js';
+import { cachedAgents, cachedCards, cachedIssues, skippedWarning, type Checked } from '../sources/validate.js';
 
 export interface GatherContext {
   store: Store;
@@ -24,25 +25,33 @@ function leaseFor(agent: AgentSpec): number {
 }
 
 /** One shared source value through the shared cache (refreshed once for every process). */
-function shared<T>(ctx: GatherContext, key: string, category: string, leaseMs: number, refresh: () => Promise<T>): Promise<Cached<T>> {
-  return cached(ctx.store, { key, category, policy: ctx.policy, leaseMs, owner: ctx.owner, refresh, sleep: ctx.sleep, ...(ctx.force ? { force: true } : {}) });
+function shared<T>(ctx: GatherContext, key: string, category: string, leaseMs: number, refresh: () => Promise<T>, check: (value: unknown) => T): Promise<Cached<T>> {
+  return cached(ctx.store, { key, category, policy: ctx.policy, leaseMs, owner: ctx.owner, refresh, check, sleep: ctx.sleep, ...(ctx.force ? { force: true } : {}) });
 }
 
-export function fetchIssues(ctx: GatherContext, workspaceId: string, timeoutMs: number, leaseMs: number): Promise<Cached<multica.MulticaIssue[]>> {
-  return shared(ctx, `multica:issues:${workspaceId}`, 'multica', leaseMs, () => multica.listIssues(workspaceId, ctx.env, timeoutMs));
+export function fetchIssues(ctx: GatherContext, workspaceId: string, timeoutMs: number, leaseMs: number): Promise<Cached<Checked<multica.MulticaIssue>>> {
+  return shared(ctx, `multica:issues:${workspaceId}`, 'multica', leaseMs, () => multica.listIssues(workspaceId, ctx.env, timeoutMs), cachedIssues);
 }
 
-export function fetchMulticaAgents(ctx: GatherContext, workspaceId: string, timeoutMs: number, leaseMs: number): Promise<Cached<multica.MulticaAgent[]>> {
-  return shared(ctx, `multica:agents:${workspaceId}`, 'config', leaseMs, () => multica.listAgents(workspaceId, ctx.env, timeoutMs));
+export function fetchMulticaAgents(ctx: GatherContext, workspaceId: string, timeoutMs: number, leaseMs: number): Promise<Cached<Checked<multica.MulticaAgent>>> {
+  return shared(ctx, `multica:agents:${workspaceId}`, 'config', leaseMs, () => multica.listAgents(workspaceId, ctx.env, timeoutMs), cachedAgents);
 }
 
-export function fetchCards(ctx: GatherContext, board: string | undefined, timeoutMs: number, leaseMs: number): Promise<Cached<workboard.WorkboardCard[]>> {
-  return shared(ctx, `workboard:cards:${board ?? 'default'}`, 'workboard', leaseMs, () => workboard.listCards(board, ctx.env, timeoutMs));
+export function fetchCards(ctx: GatherContext, board: string | undefined, timeoutMs: number, leaseMs: number): Promise<Cached<Checked<workboard.WorkboardCard>>> {
+  return shared(ctx, `workboard:cards:${board ?? 'default'}`, 'workboard', leaseMs, () => workboard.listCards(board, ctx.env, timeoutMs), cachedCards);
 }
 
-function stateOf(results: Cached<unknown>[]): Pick<SourceReport, 'state' | 'detail'> {
+/** Warnings for the records a source skipped, one bounded line per list. */
+function warningsOf(named: [string, Checked<unknown>][]): { warnings?: string[] } {
+  const warnings = named.map(([name, checked]) => skippedWarning(name, checked)).filter((w): w is string => w !== undefined);
+  return warnings.length > 0 ? { warnings } : {};
+}
+
+function stateOf(results: Cached<Checked<unknown>>[]): Pick<SourceReport, 'state' | 'detail'> {
   const stale = results.find((r) => r.from === 'stale');
   if (stale) return { state: 'stale', detail: `refresh failed (${stale.error}); using data ${formatDuration(stale.ageMs)} old` };
+  const truncated = results.find((r) => r.value.truncated);
+  if (truncated) return { state: 'degraded', detail: truncated.value.truncated! };
   const oldest = Math.max(...results.map((r) => r.ageMs));
   return { state: 'ok', detail: oldest > 0 ? `cached ${formatDuration(oldest)} ago` : 'fetched now' };
 }
@@ -62,11 +71,12 @@ export async function gatherMultica(ctx: GatherContext, agent: AgentSpec): Promi
   return guarded('multica', async () => {
     const issues = await fetchIssues(ctx, spec.workspaceId, agent.sourceTimeoutMs, leaseFor(agent));
     const agents = spec.agentId ? undefined : await fetchMulticaAgents(ctx, spec.workspaceId, agent.sourceTimeoutMs, leaseFor(agent));
-    const multicaId = multica.multicaAgentFor(agent.id, spec.agentId, agents?.value ?? []);
-    const results: Cached<unknown>[] = agents ? [issues, agents] : [issues];
+    const multicaId = multica.multicaAgentFor(agent.id, spec.agentId, agents?.value.items ?? []);
+    const results: Cached<Checked<unknown>>[] = agents ? [issues, agents] : [issues];
     const report = stateOf(results);
-    if (!multicaId) return { source: 'multica', state: report.state, detail: `no Multica agent matches "${agent.id}" by model or name`, tasks: [], known: {} };
-    return { source: 'multica', ...report, tasks: multica.tasksForAgent(issues.value, multicaId), known: {} };
+    const warnings = warningsOf([['multica issues', issues.value], ...(agents ? [['multica agents', agents.value] as [string, Checked<unknown>]] : [])]);
+    if (!multicaId) return { source: 'multica', state: report.state, detail: `no Multica agent matches "${agent.id}" by model or name`, tasks: [], known: {}, ...warnings };
+    return { source: 'multica', ...report, tasks: multica.tasksForAgent(issues.value.items, multicaId), known: {}, ...warnings };
   });
 }
 
@@ -75,13 +85,14 @@ export async function gatherWorkboard(ctx: GatherContext, agent: AgentSpec): Pro
   const board = agent.workboard.board;
   return guarded('workboard', async () => {
     const cards = await fetchCards(ctx, board, agent.sourceTimeoutMs, leaseFor(agent));
-    return { source: 'workboard', ...stateOf([cards]), tasks: workboard.tasksForAgent(cards.value, agent.id), known: workboard.cardStatuses(cards.value) };
+    return { source: 'workboard', ...stateOf([cards]), tasks: workboard.tasksForAgent(cards.value.items, agent.id), known: workboard.cardStatuses(cards.value.items), ...warningsOf([['workboard cards', cards.value]]) };
   });
 }
 
 export function gatherDocs(agent: AgentSpec): SourceReport {
   try {
-    return { source: 'docs', state: 'ok', detail: 'read now', tasks: readDocTasks(agent.workspace, agent.docs), known: {} };
+    const docs = readDocs(agent.workspace, agent.docs);
+    return { source: 'docs', state: 'ok', detail: 'read now', tasks: docs.tasks, known: {}, ...(docs.warnings.length ? { warnings: docs.warnings } : {}) };
   } catch (err) {
     return { source: 'docs', state: 'unavailable', detail: (err as Error).message, tasks: [], known: {} };
   }

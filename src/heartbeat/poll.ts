@@ -7,18 +7,22 @@ import { emptyMemory, evaluate, type AgentMemory } from './evaluate.js';
 import { fetchCards, fetchIssues, fetchMulticaAgents, gatherAll, type GatherContext } from './gather.js';
 import { memoryKey } from './keys.js';
 import { leaseOwner } from '../lease.js';
+import { skippedWarning, type Checked } from '../sources/validate.js';
 
 export interface PollReport {
-  refreshed: { key: string; state: 'fresh' | 'stale' | 'unavailable'; detail?: string; items?: number }[];
+  refreshed: { key: string; state: 'fresh' | 'degraded' | 'stale' | 'unavailable'; detail?: string; items?: number; warning?: string }[];
   agents: { agent: string; claimable: number; blocked: number; inProgress: number; paused: number; sources: Record<string, string> }[];
 }
 
-async function refresh(key: string, run: () => Promise<Cached<unknown[]>>): Promise<PollReport['refreshed'][number]> {
+async function refresh(key: string, run: () => Promise<Cached<Checked<unknown>>>): Promise<PollReport['refreshed'][number]> {
   try {
     const result = await run();
-    return result.from === 'stale'
-      ? { key, state: 'stale', detail: result.error!, items: result.value.length }
-      : { key, state: 'fresh', items: result.value.length };
+    const items = result.value.items.length;
+    const warning = skippedWarning(key, result.value);
+    const extra = warning ? { warning } : {};
+    if (result.from === 'stale') return { key, state: 'stale', detail: result.error!, items, ...extra };
+    if (result.value.truncated) return { key, state: 'degraded', detail: result.value.truncated, items, ...extra };
+    return { key, state: 'fresh', items, ...extra };
   } catch (err) {
     if (err instanceof SourceError) return { key, state: 'unavailable', detail: err.message };
     throw err;

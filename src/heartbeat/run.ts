@@ -181,7 +181,7 @@ async function check(
     stallAfterMs: agent.stallAfterMs,
     known: Object.fromEntries(sources.map((s) => [s.source, s.known])),
   });
-  const degraded = sources.some((s) => s.state === 'unavailable' || s.state === 'stale');
+  const degraded = sources.some((s) => s.state === 'unavailable' || s.state === 'stale' || s.state === 'degraded');
   const report: HeartbeatReport = {
     ...base,
     splayMs,
@@ -194,6 +194,7 @@ async function check(
     blocked: evaluation.blocked.map((b) => ({ ...line(b), waitingOn: b.waitingOn })),
     stalled: evaluation.stalled.map((s) => ({ ...line(s), stall: s.stall, stalledFor: formatDuration(s.stalledForMs) })),
     paused: evaluation.paused.map(line),
+    warnings: sources.flatMap((s) => s.warnings ?? []),
   };
 
   const recoverKeys = new Set(evaluation.recover.map((v) => v.key));
@@ -311,9 +312,10 @@ async function escalate(agent: AgentSpec, deps: HeartbeatDeps, report: Heartbeat
       message: `${agent.id}: ${s.key} "${s.task.title}" has made no progress for ${formatDuration(s.stalledForMs)}; a recovery was dispatched`,
     });
   }
+  const byKey = new Map([...evaluation.claimable, ...evaluation.paused, ...evaluation.inProgress].map((v) => [v.key, v.task]));
   for (const [key, mem] of Object.entries(evaluation.memory.tasks)) {
     if (!mem.paused) continue;
-    const task = [...evaluation.claimable, ...evaluation.paused, ...evaluation.inProgress].find((v) => v.key === key)?.task;
+    const task = byKey.get(key);
     conditions.push({
       condition: `paused:${key}`,
       task: key,

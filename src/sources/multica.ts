@@ -3,6 +3,7 @@ import { describeFailure, runProcess } from '../proc.js';
 import { SourceError } from '../cache/cache.js';
 import type { PriorityName } from '../priority.js';
 import type { Task, TaskStatus } from './types.js';
+import { checkAgent, checkIssue, checkRecords, emptyChecked, isRecord, type Checked } from './validate.js';
 
 export interface MulticaIssue {
   id: string;
@@ -25,7 +26,12 @@ export interface MulticaAgent {
 }
 
 const pageSize = 100;
-const maxPages = 100;
+/**
+ * The paging bound: 1,000 pages of 100 = 100,000 issues per workspace. Past it the source is
+ * degraded ("truncated"), never silently short; the issues read so far are still used.
+ * `CLAW_TEST_MULTICA_MAX_PAGES` lowers it for tests.
+ */
+export const maxIssuePages = 1000;
 
 /** The CLI believes it runs inside a Multica task when these are set, and ignores its config. */
 export function multicaEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
@@ -46,25 +52,57 @@ async function multicaJson(args: string[], env: NodeJS.ProcessEnv, timeoutMs: nu
   }
 }
 
-export async function listIssues(workspaceId: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<MulticaIssue[]> {
-  const issues: MulticaIssue[] = [];
-  for (let page = 0; page < maxPages; page++) {
-    const doc = (await multicaJson(
-      ['--workspace-id', workspaceId, 'issue', 'list', '--limit', String(pageSize), '--offset', String(page * pageSize), '--output', 'json'],
-      env,
-      timeoutMs,
-    )) as { issues?: unknown; has_more?: unknown };
-    if (!doc || !Array.isArray(doc.issues)) throw new SourceError('multica issue list printed JSON without an "issues" list');
-    issues.push(...(doc.issues as MulticaIssue[]));
-    if (doc.has_more !== true) return issues;
+/** One page of `issue list` as printed, from `offset`. */
+export type IssuePage = (offset: number) => Promise<unknown>;
+
+/**
+ * Pages until `has_more` is false, checking each record. Stops early, marked truncated, at the
+ * bound, and when the server does not advance (an empty page, or only issues already seen, while
+ * it still says more follow). An issue seen twice (moved between pages while paging) counts once.
+ */
+export async function pageIssues(fetchPage: IssuePage, maxPages: number = maxIssuePages): Promise<Checked<MulticaIssue>> {
+  const checked = emptyChecked<MulticaIssue>();
+  const seen = new Set<string>();
+  let offset = 0;
+  for (let page = 0; ; page++) {
+    if (page >= maxPages) {
+      checked.truncated = `truncated after ${offset} issues (${maxPages} pages, the paging bound); more remain unread`;
+      return checked;
+    }
+    const doc = await fetchPage(offset);
+    const issues = isRecord(doc) && Object.hasOwn(doc, 'issues') ? doc.issues : undefined;
+    if (!isRecord(doc) || !Array.isArray(issues)) throw new SourceError(`multica issue list printed JSON without an "issues" list (offset ${offset})`);
+    const fresh = checkRecords(issues, 'issue', checkIssue, { ...emptyChecked<MulticaIssue>(), skipped: checked.skipped }, offset);
+    checked.skippedCount += fresh.skippedCount;
+    let added = 0;
+    for (const issue of fresh.items) {
+      if (seen.has(issue.id)) continue;
+      seen.add(issue.id);
+      checked.items.push(issue);
+      added++;
+    }
+    if (doc.has_more !== true) return checked;
+    if (issues.length === 0 || (added === 0 && fresh.items.length > 0)) {
+      checked.truncated = `truncated after ${offset + issues.length} issues: multica says more follow but sent ${issues.length === 0 ? 'an empty page' : 'the same issues again'} at offset ${offset}`;
+      return checked;
+    }
+    offset += issues.length;
   }
-  return issues;
 }
 
-export async function listAgents(workspaceId: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<MulticaAgent[]> {
+export function listIssues(workspaceId: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Checked<MulticaIssue>> {
+  const hook = Number(env.CLAW_TEST_MULTICA_MAX_PAGES);
+  const maxPages = Number.isInteger(hook) && hook > 0 ? hook : maxIssuePages;
+  return pageIssues(
+    (offset) => multicaJson(['--workspace-id', workspaceId, 'issue', 'list', '--limit', String(pageSize), '--offset', String(offset), '--output', 'json'], env, timeoutMs),
+    maxPages,
+  );
+}
+
+export async function listAgents(workspaceId: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Checked<MulticaAgent>> {
   const doc = await multicaJson(['--workspace-id', workspaceId, 'agent', 'list', '--output', 'json'], env, timeoutMs);
   if (!Array.isArray(doc)) throw new SourceError('multica agent list printed JSON that is not a list');
-  return doc as MulticaAgent[];
+  return checkRecords(doc, 'agent', checkAgent);
 }
 
 /** An explicit id from claw's roster first, then `model` (the OpenClaw agent id), then `name`. */
@@ -93,20 +131,27 @@ function statusOf(issue: MulticaIssue): TaskStatus | undefined {
   }
 }
 
-const priorities: Record<string, PriorityName> = { urgent: 'urgent', high: 'high', medium: 'normal', low: 'low', none: 'low' };
+// A Map: a priority of "constructor" or "__proto__" is an unknown priority, not Object.prototype's.
+const priorities = new Map<string, PriorityName>([
+  ['urgent', 'urgent'],
+  ['high', 'high'],
+  ['medium', 'normal'],
+  ['low', 'low'],
+  ['none', 'low'],
+]);
 
 export function issueToTask(issue: MulticaIssue): Task | undefined {
   const status = statusOf(issue);
   if (!status) return undefined;
-  const updated = issue.last_activity_at ?? issue.updated_at;
+  const updated = Date.parse(issue.last_activity_at ?? issue.updated_at ?? '');
   return {
     source: 'multica',
     id: issue.identifier || issue.id,
     title: issue.title,
     status,
-    priority: priorities[issue.priority ?? 'none'] ?? 'normal',
+    priority: priorities.get(issue.priority ?? 'none') ?? 'normal',
     dependsOn: [],
-    updatedAt: updated ? Date.parse(updated) : 0,
+    updatedAt: Number.isFinite(updated) ? updated : 0,
     url: null,
   };
 }

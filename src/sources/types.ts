@@ -18,10 +18,13 @@ export interface Task {
 
 export interface SourceReport {
   source: SourceName;
-  state: 'ok' | 'stale' | 'unavailable' | 'not configured';
-  /** Why it is unavailable or stale, or how old a cached value is. */
+  /** degraded: read only in part (e.g. Multica past its paging bound); the tasks found are used. */
+  state: 'ok' | 'degraded' | 'stale' | 'unavailable' | 'not configured';
+  /** Why it is unavailable, stale or degraded, or how old a cached value is. */
   detail?: string;
   tasks: Task[];
   /** Status of every task the source knows (for dependencies on other agents' tasks). */
   known: Record<string, TaskStatus>;
+  /** Data problems that did not stop the source: skipped malformed records, unreadable docs. */
+  warnings?: string[];
 }

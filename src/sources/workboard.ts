@@ -3,6 +3,7 @@ import { describeFailure, runProcess } from '../proc.js';
 import { SourceError } from '../cache/cache.js';
 import type { PriorityName } from '../priority.js';
 import type { Task, TaskStatus } from './types.js';
+import { checkCard, checkRecords, isRecord, type Checked } from './validate.js';
 
 export interface WorkboardCard {
   id: string;
@@ -18,19 +19,21 @@ export interface WorkboardCard {
   } | null;
 }
 
-export async function listCards(board: string | undefined, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<WorkboardCard[]> {
+export async function listCards(board: string | undefined, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Checked<WorkboardCard>> {
   const args = ['openclaw', 'workboard', 'list', ...(board ? ['--board', board] : []), '--json'];
   const result = await runProcess(args, { env, timeoutMs });
   if (result.spawnError || result.timedOut || result.code !== 0) throw new SourceError(describeFailure('openclaw', result, timeoutMs));
-  let doc: { cards?: unknown };
+  let doc: unknown;
   try {
-    doc = JSON.parse(result.stdout) as { cards?: unknown };
+    doc = JSON.parse(result.stdout);
   } catch {
     throw new SourceError(`openclaw workboard list printed something that is not JSON: ${JSON.stringify(result.stdout.slice(0, 80))}`);
   }
-  if (!doc || !Array.isArray(doc.cards)) throw new SourceError('openclaw workboard list printed JSON without a "cards" list');
+  if (!isRecord(doc) || !Object.hasOwn(doc, 'cards') || !Array.isArray(doc.cards)) throw new SourceError('openclaw workboard list printed JSON without a "cards" list');
+  const checked = checkRecords(doc.cards as unknown[], 'card', checkCard);
   // --json always includes archived cards.
-  return (doc.cards as WorkboardCard[]).filter((card) => !card.metadata?.archivedAt);
+  checked.items = checked.items.filter((card) => !card.metadata?.archivedAt);
+  return checked;
 }
 
 function statusOf(status: string): TaskStatus | undefined {
@@ -50,7 +53,13 @@ function statusOf(status: string): TaskStatus | undefined {
   }
 }
 
-const priorities: Record<string, PriorityName> = { urgent: 'urgent', high: 'high', normal: 'normal', low: 'low' };
+// A Map: a priority of "constructor" or "toString" is an unknown priority, not Object.prototype's.
+const priorities = new Map<string, PriorityName>([
+  ['urgent', 'urgent'],
+  ['high', 'high'],
+  ['normal', 'normal'],
+  ['low', 'low'],
+]);
 
 export function cardToTask(card: WorkboardCard): Task | undefined {
   const status = statusOf(card.status);
@@ -61,7 +70,7 @@ export function cardToTask(card: WorkboardCard): Task | undefined {
     id: card.id,
     title: card.title,
     status,
-    priority: priorities[card.priority ?? 'normal'] ?? 'normal',
+    priority: priorities.get(card.priority ?? 'normal') ?? 'normal',
     dependsOn: links.filter((l) => l.type === 'blocked_by' || l.type === 'parent').map((l) => l.targetCardId),
     updatedAt: Math.max(card.updatedAt ?? 0, card.metadata?.claim?.lastHeartbeatAt ?? 0),
     url: null,
