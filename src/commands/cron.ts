@@ -4,6 +4,13 @@ import type { Command } from 'commander';
 import type { Context } from '../cli.js';
 import { stateDir } from '../config/paths.js';
 import { heartbeatsDirOption, shellQuote } from './roster-options.js';
+import { redactStoreUrl } from '../redact.js';
+
+/** A crontab as shown: the value of every `NAME=...` line that may hold a URL password redacted. */
+function shownCrontab(text: string): string {
+  // `user:password@` or `?password=` (MAILTO=ops@example.com has neither and stays as it is).
+  return text.replace(/^(\s*[A-Za-z_][A-Za-z0-9_]*\s*=\s*)(.*(?::.*@|\?.*=).*)$/gm, (_, name: string, value: string) => `${name}${redactStoreUrl(value)}`);
+}
 
 interface RawCronOptions {
   heartbeatsDir?: string;
@@ -47,7 +54,8 @@ export function registerCron(program: Command, ctx: Context): void {
     .addOption(heartbeatsDirOption())
     .option('--log-dir <dir>', 'where each line appends its output (default: <state dir>/logs)')
     .action(async (raw: RawCronOptions) => {
-      ctx.io.stdout.write((await block(raw)).text);
+      // The block as shown hides the store password; `claw cron install` writes the real one.
+      ctx.io.stdout.write(shownCrontab((await block(raw)).text));
     });
 
   cron
@@ -62,7 +70,7 @@ export function registerCron(program: Command, ctx: Context): void {
       const current = readCrontab(ctx.io.env);
       const next = replaceBlock(current, text);
       if (raw.dryRun) {
-        ctx.io.stdout.write(`[dry run] would install this crontab:\n${next}`);
+        ctx.io.stdout.write(`[dry run] would install this crontab (passwords shown as ***):\n${shownCrontab(next)}`);
         return;
       }
       if (next === current) {
