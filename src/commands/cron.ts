@@ -70,7 +70,7 @@ export function registerCron(program: Command, ctx: Context): void {
       const current = readCrontab(ctx.io.env);
       const next = replaceBlock(current, text);
       if (raw.dryRun) {
-        ctx.io.stdout.write(`[dry run] would install this crontab (passwords shown as ***):\n${shownCrontab(next)}`);
+        ctx.io.stdout.write(`[dry run] would install this crontab:\n${shownCrontab(next)}`);
         return;
       }
       if (next === current) {
