@@ -63,6 +63,11 @@ function wantsJson(argv: string[]): boolean {
 export async function main(argv: string[], io: IO = processIO()): Promise<number> {
   const ctx: Context = { io, exitCode: ExitCode.ok };
   const program = buildProgram(ctx, argv);
+  // Like gh: `claw` alone shows what it can do, on stdout, and that is not an error.
+  if (argv.length === 0) {
+    io.stdout.write(program.helpInformation());
+    return ExitCode.ok;
+  }
   try {
     await program.parseAsync(argv, { from: 'user' });
     return ctx.exitCode;

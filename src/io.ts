@@ -1,9 +1,13 @@
 // What the outside world provides, injected so tests can pass fakes.
 import { readlinkSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { knownSecrets } from './config/config.js';
+import { redactBytes, redactSecrets } from './redact.js';
 export interface Output {
   write(text: string | Uint8Array): unknown;
   isTTY?: boolean;
+  /** The reader went away (EPIPE: `claw ... | head`): what is written now is dropped. */
+  readonly closed?: boolean;
 }
 
 export interface IO {
@@ -35,24 +39,61 @@ function isTerminal(fd: number): boolean {
   return (createRequire(import.meta.url)('node:tty') as typeof import('node:tty')).isatty(fd);
 }
 
+/**
+ * A reader that goes away (`claw status --json | head -c1`) is not an error in claw: like most
+ * CLIs, the rest of the output is dropped quietly and the command ends with its own exit code.
+ */
 function descriptorOutput(fd: 1 | 2, stream: () => NodeJS.WriteStream): Output {
   let fallback: NodeJS.WriteStream | undefined;
   let tty: boolean | undefined;
+  let closed = false;
   return {
     get isTTY() {
       return (tty ??= isTerminal(fd));
     },
+    get closed() {
+      return closed;
+    },
     write(text: string | Uint8Array) {
+      if (closed) return false;
       if (fallback) return fallback.write(text);
+      const bytes = typeof text === 'string' ? Buffer.from(text) : text;
+      let done = 0;
       try {
-        const bytes = typeof text === 'string' ? Buffer.from(text) : text;
-        for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done);
+        while (done < bytes.length) done += writeSync(fd, bytes, done);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EPIPE') {
+          closed = true;
+          return false;
+        }
+        if (code !== 'EAGAIN') throw err;
         fallback = stream();
-        fallback.write(text);
+        fallback.on('error', (error: NodeJS.ErrnoException) => {
+          if (error.code !== 'EPIPE') throw error;
+          closed = true;
+        });
+        // What writeSync already wrote is not written again.
+        fallback.write(bytes.subarray(done));
       }
       return true;
+    },
+  };
+}
+
+/** An output that never shows a secret value: every write is redacted first (see secretValues). */
+export function redactingOutput(output: Output, secrets: () => readonly string[]): Output {
+  return {
+    get isTTY() {
+      return output.isTTY;
+    },
+    get closed() {
+      return output.closed;
+    },
+    write(text: string | Uint8Array) {
+      const values = secrets();
+      if (values.length === 0) return output.write(text);
+      return output.write(typeof text === 'string' ? redactSecrets(text, values) : redactBytes(text, values));
     },
   };
 }
@@ -63,11 +104,12 @@ export function processIO(): IO {
   let stderr: Output | undefined;
   // Getters: nothing is built until it is used, and stdin costs a start-up it rarely needs.
   return {
+    // Everything claw prints goes through here: no API key or store password reaches a terminal or log.
     get stdout() {
-      return (stdout ??= descriptorOutput(1, () => process.stdout));
+      return (stdout ??= redactingOutput(descriptorOutput(1, () => process.stdout), () => knownSecrets(process.env)));
     },
     get stderr() {
-      return (stderr ??= descriptorOutput(2, () => process.stderr));
+      return (stderr ??= redactingOutput(descriptorOutput(2, () => process.stderr), () => knownSecrets(process.env)));
     },
     get stdin() {
       return process.stdin;

@@ -1,5 +1,7 @@
 // Runs an external program with a timeout that kills it and everything it started.
 import { createRequire } from 'node:module';
+import { knownSecrets } from './config/config.js';
+import { redactSecrets } from './redact.js';
 
 // Required on first use: a heartbeat with a warm cache starts no process, and loading
 // node:child_process (with node:net) would cost it several milliseconds.
@@ -26,6 +28,8 @@ export interface RunProcessOptions {
   killGraceMs?: number;
   maxOutputBytes?: number;
   onSpawn?: () => void;
+  /** Values replaced by *** in what the program printed (default: knownSecrets(env)). */
+  secrets?: readonly string[];
 }
 
 export function runProcess(argv: string[], options: RunProcessOptions): Promise<ProcessResult> {
@@ -37,6 +41,9 @@ export function runProcess(argv: string[], options: RunProcessOptions): Promise<
     let stdout = '';
     let stderr = '';
     let timedOut = false;
+    // What a child prints reaches reports, the cache, the store and messages: no secret in it.
+    const secrets = options.secrets ?? knownSecrets(options.env);
+    const clean = (result: ProcessResult): ProcessResult => ({ ...result, stdout: redactSecrets(result.stdout, secrets), stderr: redactSecrets(result.stderr, secrets) });
     child.stdout!.on('data', (d: Buffer) => {
       if (stdout.length < limit) stdout += d.toString('utf8');
     });
@@ -59,14 +66,14 @@ export function runProcess(argv: string[], options: RunProcessOptions): Promise<
     child.once('spawn', () => options.onSpawn?.());
     child.once('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      resolve({ code: null, signal: null, stdout, stderr, timedOut: false, spawnError: err });
+      resolve(clean({ code: null, signal: null, stdout, stderr, timedOut: false, spawnError: err }));
     });
     child.once('close', (code, signal) => {
       clearTimeout(timer);
       if (killTimer) clearTimeout(killTimer);
       // Whatever it left behind in its group goes too.
       if (timedOut) killGroup('SIGKILL');
-      resolve({ code, signal, stdout, stderr, timedOut });
+      resolve(clean({ code, signal, stdout, stderr, timedOut }));
     });
   });
 }

@@ -1,9 +1,12 @@
 // Runs a wrapped command without a shell, stdio passed through, its output scanned for rate limits.
 import { spawn } from 'node:child_process';
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, openSync, readSync, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import type { Output } from '../io.js';
+import { UnavailableError } from '../errors.js';
+import { knownSecrets } from '../config/config.js';
+import { redactingStream } from '../redact.js';
 
 /** The executable a command name resolves to on PATH, or undefined when there is none. */
 export function findExecutable(command: string, env: NodeJS.ProcessEnv, cwd: string): string | undefined {
@@ -18,6 +21,34 @@ export function findExecutable(command: string, env: NodeJS.ProcessEnv, cwd: str
       return false;
     }
   });
+}
+
+/** The interpreter a script's `#!` line names, when the file has one. */
+function interpreterOf(file: string): string | undefined {
+  try {
+    const fd = openSync(file, 'r');
+    try {
+      const head = Buffer.alloc(256);
+      const text = head.subarray(0, readSync(fd, head, 0, head.length, 0)).toString('utf8');
+      return /^#!\s*(\S+)/.exec(text)?.[1];
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return undefined;
+  }
+}
+
+/** Why a command that was found could not be started, as one line (exit 69). */
+export function cannotRun(command: string, file: string | undefined, err: NodeJS.ErrnoException): UnavailableError {
+  const interpreter = file ? interpreterOf(file) : undefined;
+  if (err.code === 'ENOENT' && file && interpreter) {
+    return new UnavailableError(`cannot run ${command}: its interpreter ${interpreter} (from its #! line) was not found; install it or fix the #! line`);
+  }
+  if (err.code === 'ENOENT') return new UnavailableError(`command not found: ${command}`);
+  if (err.code === 'EACCES') return new UnavailableError(`cannot run ${command}: permission denied`);
+  if (err.code === 'ENOEXEC') return new UnavailableError(`cannot run ${command}: not an executable format (a script needs a #! line)`);
+  return new UnavailableError(`cannot run ${command}: ${err.code ?? err.message}`);
 }
 
 export interface CommandResult {
@@ -56,12 +87,24 @@ export function runCommand(options: RunCommandOptions): Promise<CommandResult> {
     };
     const scanOut = scanner();
     const scanErr = scanner();
+    // What claw passes on is redacted, a secret split across chunks included.
+    const secrets = knownSecrets(options.env);
+    const out = redactingStream(secrets, (bytes) => {
+      options.stdout.write(bytes);
+      // Our reader went away (`| head`): close the command's pipe too, so it ends as it would
+      // have without claw in between (SIGPIPE or EPIPE) instead of running on unread.
+      if (options.stdout.closed) child.stdout!.destroy();
+    });
+    const err = redactingStream(secrets, (bytes) => {
+      options.stderr.write(bytes);
+      if (options.stderr.closed) child.stderr!.destroy();
+    });
     child.stdout!.on('data', (chunk: Buffer) => {
-      options.stdout.write(chunk);
+      out.write(chunk);
       scanOut(chunk);
     });
     child.stderr!.on('data', (chunk: Buffer) => {
-      options.stderr.write(chunk);
+      err.write(chunk);
       scanErr(chunk);
     });
     const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
@@ -70,14 +113,16 @@ export function runCommand(options: RunCommandOptions): Promise<CommandResult> {
     process.on('SIGINT', onInt);
     process.on('SIGTERM', onTerm);
     child.once('spawn', () => options.onSpawn?.());
-    child.once('error', (err) => {
+    child.once('error', (error: NodeJS.ErrnoException) => {
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
-      reject(err);
+      reject(error.syscall?.startsWith('spawn') ? cannotRun(file!, findExecutable(file!, options.env, options.cwd), error) : error);
     });
     child.once('close', (code, signal) => {
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
+      out.end();
+      err.end();
       const exitCode = code ?? 128 + (signal ? (osConstants.signals[signal] ?? 1) : 1);
       resolvePromise({ exitCode, matchedRetryOn: matched });
     });

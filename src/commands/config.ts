@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { Context } from '../cli.js';
 import { ConfigError, UsageError } from '../errors.js';
 import { configFile } from '../config/paths.js';
+import { redactStoreUrl } from '../redact.js';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -22,20 +23,32 @@ function pathParts(path: string): string[] {
   return parts;
 }
 
+// Own properties only: `gateways.toString` is looked up in the config, never in Object.prototype
+// (configProblem then refuses such a name with its reason).
+function own(node: unknown, key: string): unknown {
+  return node && typeof node === 'object' && Object.hasOwn(node, key) ? (node as Record<string, unknown>)[key] : undefined;
+}
+
 function getPath(object: unknown, parts: string[]): unknown {
-  return parts.reduce<unknown>((node, key) => (node && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined), object);
+  return parts.reduce<unknown>((node, key) => own(node, key), object);
 }
 
 function withPath(object: Record<string, unknown>, parts: string[], value: unknown): Record<string, unknown> {
   const copy = structuredClone(object);
   let node: Record<string, unknown> = copy;
   for (const key of parts.slice(0, -1)) {
-    if (typeof node[key] !== 'object' || node[key] === null) node[key] = {};
+    const next = own(node, key);
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) node[key] = {};
     node = node[key] as Record<string, unknown>;
   }
   if (value === undefined) delete node[parts.at(-1)!];
   else node[parts.at(-1)!] = value;
   return copy;
+}
+
+/** The config as shown: the store URL's password (and anything that may hide one) as ***. */
+function shown<T extends Record<string, unknown>>(config: T): T {
+  return typeof config.store === 'string' ? { ...config, store: redactStoreUrl(config.store) } : config;
 }
 
 function render(value: unknown, json: boolean): string {
@@ -67,17 +80,22 @@ export function registerConfig(program: Command, ctx: Context): void {
   const effective = async () => {
     const { loadConfig, gatewayConfigs } = await import('../config/config.js');
     const current = loadConfig(ctx.io.env);
-    return { ...current, gateways: gatewayConfigs(current) };
+    return shown({ ...current, gateways: gatewayConfigs(current) });
   };
   const change = async (path: string, value: unknown) => {
     const parts = pathParts(path);
-    const { configProblem } = await import('../config/config.js');
-    const store = await open();
-    const candidate = withPath(store.store, parts, value);
+    const { configProblem, readConfigJson } = await import('../config/config.js');
+    // Read (and refuse) a broken file here: conf would throw its parser's error at us.
+    const current = readConfigJson(ctx.io.env) ?? {};
+    if (typeof current !== 'object' || current === null || Array.isArray(current)) {
+      const file = configFile(ctx.io.env);
+      throw new ConfigError(`${file} must hold a JSON object; fix it by hand or move it aside (mv ${file} ${file}.broken)`);
+    }
+    const candidate = withPath(current as Record<string, unknown>, parts, value);
     const problem = configProblem(candidate);
     if (problem) throw new ConfigError(`refused: ${problem}`);
-    if (value === undefined) store.delete(path);
-    else store.set(path, value);
+    // The whole document is written: conf's own dot paths would follow inherited properties.
+    (await open()).store = candidate;
   };
 
   config

@@ -6,6 +6,13 @@ import type { IO } from '../io.js';
 import { stateDir } from '../config/paths.js';
 import { ConfigError, UsageError } from '../errors.js';
 import { heartbeatsDirOption } from './roster-options.js';
+import { redactStoreUrl } from '../redact.js';
+
+/** A crontab as shown: the value of every `NAME=...` line that may hold a URL password redacted. */
+function shownCrontab(text: string): string {
+  // `user:password@` or `?password=` (MAILTO=ops@example.com has neither and stays as it is).
+  return text.replace(/^(\s*[A-Za-z_][A-Za-z0-9_]*\s*=\s*)(.*(?::.*@|\?.*=).*)$/gm, (_, name: string, value: string) => `${name}${redactStoreUrl(value)}`);
+}
 
 export interface RawCronOptions {
   heartbeatsDir?: string;
@@ -58,7 +65,8 @@ export function registerCron(program: Command, ctx: Context): void {
       const current = readCrontab(ctx.io.env);
       const next = replaceBlock(current, made.text);
       if (raw.dryRun) {
-        ctx.io.stdout.write(`[dry run] would install this crontab:\n${replaceBlock(current, made.display)}`);
+        // Your own lines may hold a password too: every URL password is hidden in what is shown.
+        ctx.io.stdout.write(`[dry run] would install this crontab:\n${shownCrontab(replaceBlock(current, made.display))}`);
         return;
       }
       if (next === current) {
@@ -77,7 +85,7 @@ export async function buildCronBlock(io: IO, raw: RawCronOptions) {
     import('../config/config.js'),
     import('../config/roster.js'),
     import('../heartbeat/cron.js'),
-    import('../store/open.js'),
+    import('../redact.js'),
   ]);
   if (raw.logDir !== undefined && /[\n\r\0]/.test(raw.logDir)) throw new UsageError('--log-dir cannot contain a newline: cron cannot run a line that holds one');
   if (raw.hostTz !== undefined && !core.validZone(raw.hostTz)) throw new UsageError(`--host-tz: unknown time zone ${JSON.stringify(raw.hostTz)} (use an IANA name such as UTC or Asia/Shanghai)`);

@@ -1,8 +1,9 @@
 // User configuration: read fast on every start (plain JSON), validated with reasons.
 // Writes go through `conf` in the config command only, so cron starts never load it.
-import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
-import { parseDuration } from '../duration.js';
+import { formatDuration, parseDuration } from '../duration.js';
+import { secretValues, storeUrlProblem } from '../redact.js';
+import { readRegularFile } from './files.js';
 import { configFile } from './paths.js';
 
 export interface GatewayConfig {
@@ -62,6 +63,24 @@ export const builtinGateways: Record<string, GatewayConfig> = {
 const topLevelKeys = new Set(['gateways', 'heartbeatsDir', 'cache', 'store', 'storePrefix', 'storeFallback']);
 const gatewayKeys = new Set(['match', 'limit', 'window', 'burst', 'reserveLow', 'margin', 'baseUrl', 'apiKeyEnv']);
 
+/** The ranges a setting may take: outside them the limiter's arithmetic stops meaning anything. */
+export const ranges = {
+  limit: { min: 1, max: 1_000_000 },
+  windowMs: { min: 1, max: 24 * 3_600_000 },
+  marginMs: { min: 0, max: 3_600_000 },
+  ttlMs: { min: 0, max: 30 * 24 * 3_600_000 },
+} as const;
+
+/**
+ * Names that become object keys (gateways, cache categories): letters, digits, "-" and "_", and not
+ * one of the names every JavaScript object already has.
+ */
+export function nameProblem(name: string): string | undefined {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(name)) return `"${name}" is not a valid name (use letters, digits, "-" and "_")`;
+  if (name === 'constructor' || name === 'prototype' || name in Object.prototype) return `"${name}" is a reserved name; choose another`;
+  return undefined;
+}
+
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -75,12 +94,18 @@ export function configProblem(config: unknown): string | undefined {
   if (config.gateways !== undefined) {
     if (!isObject(config.gateways)) return '"gateways" must be an object of gateway name -> settings';
     for (const [name, gateway] of Object.entries(config.gateways)) {
+      const badName = nameProblem(name);
+      if (badName) return `gateways: ${badName}`;
       const problem = gatewayProblem(gateway);
       if (problem) return `gateways.${name}: ${problem}`;
     }
   }
   for (const key of ['heartbeatsDir', 'store', 'storePrefix'] as const) {
     if (config[key] !== undefined && typeof config[key] !== 'string') return `"${key}" must be a string`;
+  }
+  if (typeof config.store === 'string') {
+    const problem = storeUrlProblem(config.store);
+    if (problem) return `store: ${problem}`;
   }
   if (config.storeFallback !== undefined && config.storeFallback !== 'local' && config.storeFallback !== 'none') {
     return '"storeFallback" must be "local" or "none"';
@@ -90,21 +115,30 @@ export function configProblem(config: unknown): string | undefined {
     for (const key of Object.keys(config.cache)) {
       if (key !== 'ttl' && key !== 'staleFor') return `unknown key "cache.${key}" (known: ttl, staleFor)`;
     }
-    if (config.cache.staleFor !== undefined && !isDuration(config.cache.staleFor)) {
-      return `cache.staleFor: "${String(config.cache.staleFor)}" is not a duration (use 500ms, 2s, 10m, 1h or seconds)`;
+    if (config.cache.staleFor !== undefined) {
+      const problem = durationProblem(config.cache.staleFor, ranges.ttlMs);
+      if (problem) return `"cache.staleFor" ${problem}`;
     }
     if (config.cache.ttl !== undefined) {
       if (!isObject(config.cache.ttl)) return '"cache.ttl" must be an object of category -> duration';
       for (const [category, ttl] of Object.entries(config.cache.ttl)) {
-        if (!isDuration(ttl)) return `cache.ttl.${category}: "${String(ttl)}" is not a duration (use 500ms, 2s, 10m, 1h or seconds)`;
+        const badName = nameProblem(category);
+        if (badName) return `cache.ttl: ${badName}`;
+        const problem = durationProblem(ttl, ranges.ttlMs);
+        if (problem) return `"cache.ttl.${category}" ${problem}`;
       }
     }
   }
   return undefined;
 }
 
-function isDuration(value: unknown): boolean {
-  return (typeof value === 'string' || typeof value === 'number') && parseDuration(value) !== undefined;
+/** Why a duration setting is refused (not a duration, or outside its range), or undefined. */
+function durationProblem(value: unknown, range: { min: number; max: number }): string | undefined {
+  const ms = typeof value === 'string' || typeof value === 'number' ? parseDuration(value) : undefined;
+  const span = `from ${formatDuration(range.min)} to ${formatDuration(range.max)}`;
+  if (ms === undefined) return `must be a duration ${span} (500ms, 2s, 10m, 1h or seconds), got ${JSON.stringify(value)}`;
+  if (!Number.isFinite(ms) || ms < range.min || ms > range.max) return `must be a duration ${span}, got ${JSON.stringify(value)}`;
+  return undefined;
 }
 
 function gatewayProblem(gateway: unknown): string | undefined {
@@ -116,14 +150,16 @@ function gatewayProblem(gateway: unknown): string | undefined {
   if (match !== undefined && (!Array.isArray(match) || match.some((m) => typeof m !== 'string' || m === ''))) {
     return '"match" must be a list of provider ids or patterns such as "nvidia*"';
   }
-  if (limit !== undefined && limit !== null && (!Number.isInteger(limit) || (limit as number) < 1)) {
-    return `"limit" must be a whole number of requests >= 1, got ${JSON.stringify(limit)}`;
+  const { min, max } = ranges.limit;
+  if (limit !== undefined && limit !== null && (!Number.isInteger(limit) || (limit as number) < min || (limit as number) > max)) {
+    return `"limit" must be a whole number of requests >= ${min} and <= ${max}, got ${JSON.stringify(limit)}`;
   }
-  if (window !== undefined && (!isDuration(window) || parseDuration(window as string)! <= 0)) {
-    return `"window" must be a positive duration (500ms, 2s, 10m, 1h or seconds), got ${JSON.stringify(window)}`;
+  if (window !== undefined) {
+    const problem = durationProblem(window, ranges.windowMs);
+    if (problem) return `"window" ${problem.replace('a duration', 'a positive duration')}`;
   }
-  if (burst !== undefined && (!Number.isInteger(burst) || (burst as number) < 1)) {
-    return `"burst" must be a whole number >= 1, got ${JSON.stringify(burst)}`;
+  if (burst !== undefined && (!Number.isInteger(burst) || (burst as number) < min || (burst as number) > max)) {
+    return `"burst" must be a whole number >= ${min} and <= ${max}, got ${JSON.stringify(burst)}`;
   }
   if (typeof limit === 'number' && typeof burst === 'number' && burst > limit) {
     return `"burst" (${burst}) cannot exceed "limit" (${limit})`;
@@ -131,8 +167,9 @@ function gatewayProblem(gateway: unknown): string | undefined {
   if (reserveLow !== undefined && (typeof reserveLow !== 'number' || reserveLow < 0 || reserveLow >= 1)) {
     return `"reserveLow" must be a fraction from 0 to below 1, got ${JSON.stringify(reserveLow)}`;
   }
-  if (margin !== undefined && !isDuration(margin)) {
-    return `"margin" must be a duration, got ${JSON.stringify(margin)}`;
+  if (margin !== undefined) {
+    const problem = durationProblem(margin, ranges.marginMs);
+    if (problem) return `"margin" ${problem}`;
   }
   if (baseUrl !== undefined && (typeof baseUrl !== 'string' || !/^https?:\/\/\S+$/.test(baseUrl))) {
     return `"baseUrl" must be an http(s) URL, got ${JSON.stringify(baseUrl)}`;
@@ -143,22 +180,26 @@ function gatewayProblem(gateway: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * The config file as JSON, unvalidated: undefined when there is none. A file that cannot be read or
+ * parsed is a ConfigError naming the file and the fix.
+ */
+export function readConfigJson(env: NodeJS.ProcessEnv): unknown {
+  const file = configFile(env);
+  const text = readRegularFile(file, 'the config file');
+  if (text === undefined) return undefined;
+  try {
+    return text.trim() === '' ? {} : JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`${file} is not valid JSON (${(err as Error).message}); fix it by hand or move it aside (mv ${file} ${file}.broken)`);
+  }
+}
+
 /** Reads and validates the user config; a missing file is an empty config. */
 export function loadConfig(env: NodeJS.ProcessEnv): ClawConfig {
   const file = configFile(env);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
-    throw new ConfigError(`cannot read ${file}: ${(err as Error).message}`);
-  }
-  let config: unknown;
-  try {
-    config = text.trim() === '' ? {} : JSON.parse(text);
-  } catch (err) {
-    throw new ConfigError(`${file} is not valid JSON (${(err as Error).message}); fix it or remove it`);
-  }
+  const config = readConfigJson(env);
+  if (config === undefined) return {};
   const problem = configProblem(config);
   if (problem) throw new ConfigError(`${file}: ${problem}; fix it with \`claw config set\` or \`claw config unset\``);
   return config as ClawConfig;
@@ -170,4 +211,27 @@ export function gatewayConfigs(config: ClawConfig): Record<string, GatewayConfig
   for (const [name, gateway] of Object.entries(builtinGateways)) merged[name] = { ...gateway };
   for (const [name, gateway] of Object.entries(config.gateways ?? {})) merged[name] = { ...merged[name], ...gateway };
   return merged;
+}
+
+const secretsByEnv = new WeakMap<NodeJS.ProcessEnv, string[]>();
+
+/**
+ * The secret values claw must never print, store or send for this environment: see secretValues.
+ * The config file is read for its gateways' `apiKeyEnv` and its store URL; a broken or missing one
+ * adds nothing (the command reports it on its own). Remembered per env object.
+ */
+export function knownSecrets(env: NodeJS.ProcessEnv): string[] {
+  let values = secretsByEnv.get(env);
+  if (!values) {
+    let config: ClawConfig = {};
+    try {
+      const raw = readConfigJson(env);
+      if (isObject(raw)) config = raw as ClawConfig;
+    } catch {
+      // unreadable or not JSON: the environment's secrets still count
+    }
+    values = secretValues(env, config);
+    secretsByEnv.set(env, values);
+  }
+  return values;
 }

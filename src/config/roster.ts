@@ -1,11 +1,12 @@
 // The roster: heartbeats/<agent>.json plus defaults.json, validated with the file and field named.
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 export { heartbeatsDir } from './paths.js';
 import { checkSchedules, type ScheduleBook } from '../heartbeat/schedule-book.js';
 import { ConfigError, UsageError } from '../errors.js';
 import { parseDuration } from '../duration.js';
 import { parsePriority, type PriorityRank } from '../priority.js';
+import { readRegularFile } from './files.js';
 
 export interface AgentSpec {
   id: string;
@@ -39,6 +40,8 @@ const agentKeys = new Set([
   'dispatch', 'notify', 'stallAfter', 'maxRounds', 'warnAt', 'splay', 'timeout', 'sourceTimeout',
 ]);
 
+const agentIdPattern = /^[A-Za-z0-9_][\w.-]*$/;
+
 export const defaultDispatch = ['openclaw', 'agent', '--agent', '{agent}', '--session-key', 'claw-heartbeat', '--message', '{message}', '--json'];
 
 const builtinDefaults: Record<string, unknown> = {
@@ -56,8 +59,10 @@ const builtinDefaults: Record<string, unknown> = {
 
 function readJson(file: string): Record<string, unknown> {
   let doc: unknown;
+  const text = readRegularFile(file, 'roster file');
+  if (text === undefined) throw new ConfigError(`${file}: no such file`);
   try {
-    doc = JSON.parse(readFileSync(file, 'utf8'));
+    doc = JSON.parse(text);
   } catch (err) {
     throw new ConfigError(`${file}: not valid JSON (${(err as Error).message})`);
   }
@@ -86,6 +91,10 @@ function loadDefaults(dir: string): Record<string, unknown> {
  * broken file in the roster does not stop every other agent's heartbeat.
  */
 export async function loadAgent(dir: string, id: string, book: ScheduleBook, now: number): Promise<AgentSpec> {
+  // The id names a file in the roster dir: nothing that could reach outside it (`../x`, `/etc/x`).
+  if (!agentIdPattern.test(id)) {
+    throw new UsageError(`"${id}" is not an agent id: use letters, digits, "-", "_" and "." (not first), as in the roster's file names`);
+  }
   const defaults = loadDefaults(dir);
   const file = join(dir, `${id}.json`);
   if (existsSync(file)) {

@@ -4,7 +4,8 @@ import { ClawError } from '../errors.js';
 import { formatDuration } from '../duration.js';
 import { priorityName } from '../priority.js';
 import { runProcess, describeFailure } from '../proc.js';
-import type { ClawConfig } from '../config/config.js';
+import { knownSecrets, type ClawConfig } from '../config/config.js';
+import { redactDeep, redactSecrets } from '../redact.js';
 import type { AgentSpec } from '../config/roster.js';
 import { cachePolicy } from '../cache/cache.js';
 import { resolveGateway, type Gateway } from '../limiter/gateways.js';
@@ -133,7 +134,8 @@ export async function runHeartbeat(agent: AgentSpec, deps: HeartbeatDeps): Promi
   const renew = deps.dryRun ? undefined : setInterval(() => void store.acquireLease(runLockName(agent.id), owner, lockTtlMs).catch(() => undefined), lockTtlMs / 3);
   renew?.unref();
   try {
-    const report = await check(agent, deps, base, owner, host);
+    // No secret (a key a task title or a source carried) is shown, stored or sent from here on.
+    const report = redactDeep(await check(agent, deps, base, owner, host), knownSecrets(deps.env));
     if (!deps.dryRun) await record(store, report, startedAt, deps.clock());
     return report;
   } finally {
@@ -204,7 +206,7 @@ async function check(
   if (named.length > 0) {
     const priority = dispatchPriority(agent.priority, named);
     const gateway = resolveGateway(deps.config, { model: agent.model });
-    const message = dispatchMessage(agent, todo, recover, now);
+    const message = redactSecrets(dispatchMessage(agent, todo, recover, now), knownSecrets(deps.env));
     const argv = fillTemplate(agent.dispatch, { agent: agent.id, message, model: agent.model });
     report.dispatch = { argv, gateway: gateway.name, model: agent.model, priority: priorityName(priority), tasks: named.map((v) => v.key) };
     if (!deps.dryRun) {
@@ -338,7 +340,7 @@ async function escalate(agent: AgentSpec, deps: HeartbeatDeps, report: Heartbeat
       report.notifications.push({ condition, sent: false, error: 'no notify template: shown in claw status only' });
       continue;
     }
-    const result = await runProcess(fillTemplate(agent.notify, { agent: agent.id, message, model: agent.model }), {
+    const result = await runProcess(fillTemplate(agent.notify, { agent: agent.id, message: redactSecrets(message, knownSecrets(deps.env)), model: agent.model }), {
       env: deps.env,
       timeoutMs: 60_000,
     });

@@ -2,6 +2,9 @@ import { ConfigError, UnavailableError } from '../errors.js';
 import { stateDir } from '../config/paths.js';
 import type { ClawConfig } from '../config/config.js';
 import type { Store } from './types.js';
+import { redactStoreUrl, storeUrlProblem } from '../redact.js';
+// Kept here for the modules that import it from the store.
+export { redactStoreUrl } from '../redact.js';
 
 export interface OpenStoreOptions {
   env: NodeJS.ProcessEnv;
@@ -10,13 +13,6 @@ export interface OpenStoreOptions {
   clock: () => number;
   /** Where warnings go (a fallback to the local store), and the test hook CLAW_TEST_HOLD_TX_MS says it holds. */
   diagnostics?: { write(text: string): unknown };
-}
-
-export function redactStoreUrl(url: string): string {
-  return url.replace(/^([a-z]+:\/\/)([^@/]*)@/i, (_, scheme: string, auth: string) => {
-    const colon = auth.indexOf(':');
-    return `${scheme}${colon >= 0 ? `${auth.slice(0, colon)}:***` : '***'}@`;
-  });
 }
 
 async function openSqlite(options: OpenStoreOptions, note?: string): Promise<Store> {
@@ -34,9 +30,8 @@ async function openSqlite(options: OpenStoreOptions, note?: string): Promise<Sto
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
   const selected = options.env.CLAW_STORE || options.config.store || 'sqlite';
   if (selected === 'sqlite') return openSqlite(options);
-  if (!/^rediss?:\/\//i.test(selected)) {
-    throw new ConfigError(`unknown store "${redactStoreUrl(selected)}": use "sqlite" or redis://[user:pass@]host:port[/db] (CLAW_STORE or the store config key)`);
-  }
+  const problem = storeUrlProblem(selected);
+  if (problem) throw new ConfigError(`${options.env.CLAW_STORE ? 'CLAW_STORE' : 'the store config key'}: ${problem}`);
   const { RedisStore } = await import('./redis.js');
   try {
     return await RedisStore.connect({ url: selected, prefix: options.config.storePrefix ?? 'claw:' });

@@ -6,7 +6,7 @@ import { effectiveWindow } from '../limiter/admission.js';
 import type { Gateway } from '../limiter/gateways.js';
 import { priorities } from '../priority.js';
 import * as scripts from './redis-scripts.js';
-import { redactStoreUrl as redactUrl } from './open.js';
+import { redactStoreUrl as redactUrl } from '../redact.js';
 import type { AdmitRequest, AdmitResult, CacheEntry, GatewayState, RunRecord, Store } from './types.js';
 
 

@@ -40,7 +40,7 @@ describe('bad input', () => {
     const file = join(box.configDir, 'config.json');
     const before = readFileSync(file, 'utf8');
     for (const [args, reason] of [
-      [['config', 'set', 'gateways.t.limit', '-5'], /"limit" must be a whole number of requests >= 1, got -5/],
+      [['config', 'set', 'gateways.t.limit', '-5'], /"limit" must be a whole number of requests >= 1 and <= 1000000, got -5/],
       [['config', 'set', 'gateways.t.window', 'soon'], /"window" must be a positive duration/],
       [['config', 'set', 'gateways.t.limt', '5'], /unknown key "limt"/],
       [['config', 'set', 'gateways.t.reserveLow', '1.5'], /"reserveLow" must be a fraction/],
