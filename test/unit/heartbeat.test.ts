@@ -111,9 +111,16 @@ describe('dispatch and cron helpers', () => {
 
   it('replaces only the marked crontab block', () => {
     const roster = { dir: '/r', agents: [{ id: 'coo', schedule: '*/10 * * * *', tz: 'Asia/Shanghai' }] } as never;
-    const block = crontabBlock(roster, { command: '/usr/bin/node /x/claw', logDir: '/logs', env: { CLAW_HEARTBEATS_DIR: '/r' } });
+    const block = crontabBlock(roster, {
+      claw: ['/usr/bin/node', '/x/claw'],
+      logDir: '/logs',
+      env: [['CLAW_HEARTBEATS_DIR', '/r']],
+      notes: [],
+      cron: 'honours-tz',
+      hostTz: 'UTC',
+    });
     expect(block).toBe(
-      `${blockStart}\nCLAW_HEARTBEATS_DIR=/r\n*/5 * * * * /usr/bin/node /x/claw poll >> /logs/poll.log 2>&1\nCRON_TZ=Asia/Shanghai\n*/10 * * * * /usr/bin/node /x/claw heartbeat coo >> /logs/coo.log 2>&1\n${blockEnd}\n`,
+      `${blockStart}\nCLAW_HEARTBEATS_DIR=/r\n*/5 * * * * /usr/bin/node /x/claw poll >> /logs/poll.log 2>&1\nCRON_TZ=Asia/Shanghai\n*/10 * * * * /usr/bin/node /x/claw heartbeat coo >> /logs/coo.log 2>&1\nCRON_TZ=UTC\n${blockEnd}\n`,
     );
     const mine = 'MAILTO=x\n';
     const once = replaceBlock(mine, block);
