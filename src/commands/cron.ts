@@ -110,9 +110,7 @@ export async function buildCronBlock(io: IO, raw: RawCronOptions) {
   const detected = raw.cron && raw.cron !== 'auto' ? { kind: raw.cron, why: 'set with --cron' } : core.detectCron();
   const host = raw.hostTz ? { zone: raw.hostTz, from: '--host-tz' } : core.hostTimeZone(env);
   const notes = [
-    detected.kind === 'honours-tz'
-      ? `written for a cron that honours CRON_TZ (cronie): each agent's lines run in its own zone`
-      : `written for a cron that ignores CRON_TZ (Debian/Ubuntu cron): every line fires in ${host.zone}, the host's zone`,
+    core.cronKindNote(detected.kind, host.zone),
     ...path.found.map((f) => `${f.program}: ${f.path}${f.interpreter ? ` (run by ${f.interpreter})` : ''}`),
     ...path.missing.map((p) => `${p} was not found on PATH when this block was written: under cron it will be "not installed"; install it, then run claw cron install again`),
     ...path.warnings.map((w) => `warning: ${w}`),

@@ -1,4 +1,3 @@
-import { readFileSync, readlinkSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { Context } from '../cli.js';
 import type { Check, DoctorDeps, DoctorReport } from '../doctor/checks.js';
@@ -30,23 +29,6 @@ export function formatDoctor(report: DoctorReport, tty: boolean): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** The time zone the cron daemon runs in: the system's (/etc/localtime), not the user's TZ. */
-function systemTimeZone(): string {
-  try {
-    const zone = /zoneinfo\/(.+)$/.exec(readlinkSync('/etc/localtime'))?.[1];
-    if (zone) return zone;
-  } catch {
-    // not a link
-  }
-  try {
-    const zone = readFileSync('/etc/timezone', 'utf8').trim();
-    if (zone) return zone;
-  } catch {
-    // no such file
-  }
-  return 'UTC';
-}
-
 export function registerDoctor(program: Command, ctx: Context): void {
   program
     .command('doctor')
@@ -58,10 +40,12 @@ export function registerDoctor(program: Command, ctx: Context): void {
         'and todo docs; the programs the agents start (openclaw, multica) on PATH and on\n' +
         "the installed crontab's PATH, with `openclaw --version` run under each; the API\n" +
         'key variable of each gateway with a baseUrl (set or not, never its value); the\n' +
-        'crontab block against the roster; the cron daemon and CRON_TZ; Redis: reachable,\n' +
+        'crontab block against the roster; the cron daemon, and whether the block was\n' +
+        'written for it (CRON_TZ lines or lines in the host zone); Redis: reachable,\n' +
         'and whether it persists.\n\n' +
         'Exit: 0 when no check failed (warnings are fine), else the worst failure:\n' +
-        '  78  a config check failed (config, roster, an API key, a stale crontab block)\n' +
+        '  78  a config check failed (config, roster, an API key, a stale crontab block,\n' +
+        '      or one with CRON_TZ lines under a cron that ignores them)\n' +
         '  69  otherwise: something needed is unavailable (a program, the store, Redis)',
     )
     .option('--json', 'print {"ok": ..., "checks": [{"name", "status", "detail", "fix"}]}')
@@ -69,12 +53,13 @@ export function registerDoctor(program: Command, ctx: Context): void {
     .addOption(heartbeatsDirOption())
     .addHelpText('after', '\nExamples:\n  claw doctor\n  claw doctor --json | jq \'.checks[] | select(.status != "ok")\'')
     .action(async (raw: RawDoctorOptions) => {
-      const [{ runDoctor }, { runProcess }, { configFile }, { sqliteRuntime, isSafeSqliteVersion }] =
+      const [{ runDoctor }, { runProcess }, { configFile }, { sqliteRuntime, isSafeSqliteVersion }, cron] =
         await Promise.all([
           import('../doctor/checks.js'),
           import('../proc.js'),
           import('../config/paths.js'),
           import('../doctor/sqlite-runtime.js'),
+          import('../heartbeat/cron.js'),
         ]);
       const env = ctx.io.env;
       const deps: DoctorDeps = {
@@ -96,12 +81,19 @@ export function registerDoctor(program: Command, ctx: Context): void {
           }
         },
         probeRedis: async (url, timeoutMs) => (await import('../doctor/redis-probe.js')).probeRedis(url, timeoutMs),
-        // What `claw cron print` builds (src/commands/cron.ts); the check compares its jobs and CLAW_* lines.
-        // What `claw cron print` builds now, by the same code.
-        expectedCronBlock: async (roster) => (await (await import('./cron.js')).buildCronBlock(ctx.io, { heartbeatsDir: roster.dir })).text,
+        // What `claw cron print` builds now, by the same code, for the cron and zone the installed
+        // block was written for; the check compares its jobs and CLAW_* lines.
+        expectedCronBlock: async (roster, target) =>
+          (
+            await (await import('./cron.js')).buildCronBlock(ctx.io, {
+              heartbeatsDir: roster.dir,
+              cron: target?.kind ?? 'auto',
+              ...(target?.hostZone ? { hostTz: target.hostZone } : {}),
+            })
+          ).text,
         // Test hook: CLAW_TEST_PROC_ROOT is read instead of /proc to find the cron daemon.
-        procRoot: env.CLAW_TEST_PROC_ROOT || '/proc',
-        systemTimeZone: systemTimeZone(),
+        runningCron: () => cron.runningCron({ ...cron.realHost, procDir: env.CLAW_TEST_PROC_ROOT || '/proc' }),
+        hostTimeZone: () => cron.hostTimeZone(env),
         ...(raw.stateDir ? { stateDirFlag: raw.stateDir } : {}),
         ...(raw.heartbeatsDir ? { heartbeatsDirFlag: raw.heartbeatsDir } : {}),
       };

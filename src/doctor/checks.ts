@@ -1,7 +1,7 @@
 // `claw doctor`: checks a host end to end. Every check says ok, warn or fail, and how to fix what
 // is not ok. The outside world (processes, the SQLite runtime, Redis, /proc, the clock) comes in
 // through DoctorDeps so tests can pass their own; the file system is read directly.
-import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { basename, delimiter, isAbsolute, join } from 'node:path';
 import { ClawError, ExitCode } from '../errors.js';
 import { gatewayConfigs, loadConfig, type ClawConfig } from '../config/config.js';
@@ -9,7 +9,7 @@ import { heartbeatsDir, stateDir } from '../config/paths.js';
 import { loadRoster, type AgentSpec, type Roster } from '../config/roster.js';
 import { findGateway, providerOf } from '../limiter/gateways.js';
 import { findDocs } from '../sources/docs.js';
-import { blockEnd, blockStart } from '../heartbeat/cron.js';
+import { blockEnd, blockStart, blockWrittenFor, type CronKind } from '../heartbeat/cron.js';
 import { redactStoreUrl } from '../store/open.js';
 import type { ProcessResult } from '../proc.js';
 
@@ -57,15 +57,21 @@ export interface DoctorDeps {
   /** Opens the SQLite store in `dir` the way every command does, reads its clock, closes it. */
   openSqliteStore(dir: string): Promise<{ location: string }>;
   probeRedis(url: string, timeoutMs: number): Promise<RedisProbe>;
-  /** What `claw cron print` would print now for this roster. */
-  expectedCronBlock(roster: Roster): Promise<string>;
-  /** Where running processes are listed (/proc; CLAW_TEST_PROC_ROOT in tests). */
-  procRoot: string;
-  /** The time zone the cron daemon runs in (the system's, not the user's TZ). */
-  systemTimeZone: string;
+  /**
+   * What `claw cron print` would print now for this roster (the same code), written for the cron
+   * and host zone the installed block was written for when it says (else detected as print does).
+   */
+  expectedCronBlock(roster: Roster, writtenFor?: BlockTarget): Promise<string>;
+  /** The cron daemon running now (runningCron in heartbeat/cron.ts): 'none', or undefined when the process list is unreadable. */
+  runningCron(): { kind: CronKind; why: string } | 'none' | undefined;
+  /** The zone cron fires in (hostTimeZone in heartbeat/cron.ts: the system's, not the user's TZ). */
+  hostTimeZone(): { zone: string; from: string };
   stateDirFlag?: string;
   heartbeatsDirFlag?: string;
 }
+
+/** Which cron a block was written for, from its header (blockWrittenFor). */
+export type BlockTarget = { kind: CronKind; hostZone?: string };
 
 export interface DoctorReport {
   ok: boolean;
@@ -386,6 +392,8 @@ export interface ParsedBlock {
   /** `heartbeat coo` / `poll` -> `<schedule> [tz]`. */
   jobs: Map<string, string>;
   env: Record<string, string>;
+  /** The zones the CRON_TZ lines give jobs. */
+  cronTzZones: Set<string>;
   /** The command prefix of the first job (what starts claw), split into words. */
   command?: string[];
 }
@@ -411,16 +419,18 @@ export function installedBlock(crontab: string): string | undefined {
   return start >= 0 && end > start ? crontab.slice(start, end + blockEnd.length) : undefined;
 }
 
+/** A block's jobs: each with the zone it fires in (its CRON_TZ, or for a block written for a cron that ignores CRON_TZ, the host zone it names). */
 export function parseBlock(block: string): ParsedBlock {
-  const parsed: ParsedBlock = { jobs: new Map(), env: {} };
-  let tz: string | undefined;
+  const parsed: ParsedBlock = { jobs: new Map(), env: {}, cronTzZones: new Set() };
+  let tz: string | undefined = blockWrittenFor(block)?.hostZone;
+  let cronTz: string | undefined;
   for (const raw of block.split('\n')) {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) continue;
     const assignment = envLine.exec(line);
     if (assignment) {
       const value = unquote(assignment[2]!);
-      if (assignment[1] === 'CRON_TZ' || assignment[1] === 'TZ') tz = value;
+      if (assignment[1] === 'CRON_TZ' || assignment[1] === 'TZ') tz = cronTz = value;
       else parsed.env[assignment[1]!] = value;
       continue;
     }
@@ -430,25 +440,33 @@ export function parseBlock(block: string): ParsedBlock {
     const sub = /\s(heartbeat\s+\S+|poll)(?:\s|$)/.exec(` ${command}`);
     if (!sub) continue;
     parsed.jobs.set(sub[1]!.replace(/\s+/, ' '), `${job[1]}${tz ? ` ${tz}` : ''}`);
+    if (cronTz) parsed.cronTzZones.add(cronTz);
     parsed.command ??= shellWords(` ${command}`.slice(0, sub.index));
   }
   return parsed;
 }
 
-/** The PATH cron gives the block's jobs: the last PATH= line above its first job, else cron's default. */
-export function cronPathOf(crontab: string): { path: string; fromCrontab: boolean } {
+/**
+ * The PATH cron gives the block's jobs: the last PATH= line above its first job (claw writes one
+ * in the block; `fromBlock` says it is that one), else cron's default.
+ */
+export function cronPathOf(crontab: string): { path: string; fromCrontab: boolean; fromBlock: boolean } {
   const lines = crontab.split('\n');
   const start = lines.findIndex((l) => l.trim() === blockStart);
   let path: string | undefined;
+  let fromBlock = false;
   for (const [i, raw] of lines.entries()) {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) continue;
     const assignment = envLine.exec(line);
     if (assignment) {
-      if (assignment[1] === 'PATH') path = unquote(assignment[2]!);
+      if (assignment[1] === 'PATH') {
+        path = unquote(assignment[2]!);
+        fromBlock = start >= 0 && i > start;
+      }
     } else if (start >= 0 && i > start) break; // the block's first job: later PATH lines do not apply to it
   }
-  return path === undefined ? { path: cronDefaultPath, fromCrontab: false } : { path, fromCrontab: true };
+  return path === undefined ? { path: cronDefaultPath, fromCrontab: false, fromBlock: false } : { path, fromCrontab: true, fromBlock };
 }
 
 export async function readCrontabText(deps: DoctorDeps): Promise<{ text?: string; check?: Check }> {
@@ -507,39 +525,53 @@ function sameZone(a: string, b: string): boolean {
   return canonical(a) === canonical(b);
 }
 
-export function cronDaemonCheck(procRoot: string, crontab: string | undefined, systemTimeZone: string): Check {
-  let names: string[];
-  try {
-    names = readdirSync(procRoot).filter((n) => /^\d+$/.test(n));
-  } catch {
-    return warn('cron daemon', `cannot list processes (${procRoot} is unreadable), so cannot tell whether cron runs`, 'check by hand: pgrep -l cron');
+/** Which cron the installed block was written for: its header says; a block without one (an older claw) had CRON_TZ lines when it has any. */
+export function blockTarget(block: string): BlockTarget | undefined {
+  return blockWrittenFor(block) ?? (/^\s*CRON_TZ\s*=/m.test(block) ? { kind: 'honours-tz' } : undefined);
+}
+
+/**
+ * The cron that runs against the block claw installed: `claw cron install` writes the block for
+ * one cron (its header says which) and one host zone, so the block is right when that cron runs
+ * and, for a cron that ignores CRON_TZ, the host is still in that zone.
+ */
+export function cronDaemonCheck(
+  running: { kind: CronKind; why: string } | 'none' | undefined,
+  crontab: string | undefined,
+  host: { zone: string; from: string },
+): Check {
+  const name = 'cron daemon';
+  if (running === undefined) return warn(name, 'cannot list processes, so cannot tell whether cron runs', 'check by hand: pgrep -l cron');
+  if (running === 'none') {
+    return warn(name, 'no cron daemon is running: nothing in the crontab will run', 'start it (Debian/Ubuntu: sudo service cron start; Fedora/RHEL/Arch: sudo systemctl enable --now crond)');
   }
-  const comms = new Set<string>();
-  for (const pid of names) {
-    try {
-      comms.add(readFileSync(join(procRoot, pid, 'comm'), 'utf8').trim());
-    } catch {
-      // gone meanwhile
-    }
-  }
-  if (comms.has('crond')) return ok('cron daemon', 'crond (cronie) is running; it honours CRON_TZ');
-  if (!comms.has('cron')) {
-    return warn('cron daemon', 'no cron daemon is running: nothing in the crontab will run', 'start it (Debian/Ubuntu: sudo service cron start; Fedora/RHEL/Arch: sudo systemctl enable --now crond)');
-  }
+  const honours = running.kind === 'honours-tz';
   const block = crontab ? installedBlock(crontab) : undefined;
-  const zones = new Set<string>();
-  for (const line of (block ?? '').split('\n')) {
-    const m = /^\s*(?:CRON_TZ|TZ)\s*=\s*(.+?)\s*$/.exec(line);
-    if (m && !sameZone(unquote(m[1]!), systemTimeZone)) zones.add(unquote(m[1]!));
-  }
-  if (zones.size > 0) {
-    return warn(
-      'cron daemon',
-      `cron (Debian/Vixie) is running; it ignores CRON_TZ, so the block's ${[...zones].join(', ')} schedules fire by the system time zone ${systemTimeZone}`,
-      'use cronie (it honours CRON_TZ), give the agents the system time zone, or write their schedules in it',
+  const target = block ? blockTarget(block) : undefined;
+  if (!block || !target) return ok(name, `${running.why}; it ${honours ? 'honours' : 'ignores'} CRON_TZ`);
+  if (target.kind === 'honours-tz') {
+    if (honours) return ok(name, `${running.why}; it honours the block's CRON_TZ lines`);
+    // Lines written for cronie under a cron that ignores CRON_TZ fire by the host's zone instead.
+    const zones = [...parseBlock(block).cronTzZones].filter((z) => !sameZone(z, host.zone));
+    if (zones.length === 0) return ok(name, `${running.why}; it ignores CRON_TZ, and the block's CRON_TZ lines name only the host's zone ${host.zone}`);
+    return fail(
+      name,
+      `${running.why}, which ignores CRON_TZ, but the claw block was written for a cron that honours it (cronie): its ${zones.join(', ')} lines fire by the host's zone ${host.zone} instead`,
+      'run `claw cron install`: it writes the lines for this cron (translated to the host zone, or refused with the reason)',
+      ExitCode.config,
     );
   }
-  return ok('cron daemon', `cron (Debian/Vixie) is running (it ignores CRON_TZ; ${block ? 'the block needs none' : 'schedules fire by the system time zone ' + systemTimeZone})`);
+  // Written for a cron that ignores CRON_TZ: every line is in the host zone it names, right under either kind while the host stays in it.
+  if (target.hostZone !== undefined && !sameZone(target.hostZone, host.zone)) {
+    return warn(
+      name,
+      `the claw block's lines are written to fire in ${target.hostZone}, but this host's zone is ${host.zone} (from ${host.from}), and cron runs them by that (${running.why})`,
+      `run \`claw cron install\` (or \`claw cron install --host-tz ${target.hostZone}\` if cron really runs in ${target.hostZone})`,
+    );
+  }
+  const zone = target.hostZone ?? host.zone;
+  if (honours) return ok(name, `${running.why}; the block is written for a cron that ignores CRON_TZ (every line in ${zone}), which is right here too`);
+  return ok(name, `${running.why}; it ignores CRON_TZ, and the block is written for that: every line fires in ${zone}, the host's zone`);
 }
 
 // ---- redis ------------------------------------------------------------------------------------
@@ -642,13 +674,17 @@ export async function runDoctor(deps: DoctorDeps, configFile: string): Promise<D
   const contexts = [current];
   const block = crontab.text !== undefined ? installedBlock(crontab.text) : undefined;
   if (crontab.text !== undefined && block) {
-    const { path, fromCrontab } = cronPathOf(crontab.text);
+    const { path, fromCrontab, fromBlock } = cronPathOf(crontab.text);
     contexts.push({
       label: ' (cron PATH)',
       path,
       env: { PATH: path, HOME: deps.env.HOME, SHELL: '/bin/sh', LOGNAME: deps.env.LOGNAME, USER: deps.env.USER },
-      describe: fromCrontab ? `the crontab's PATH ${path}` : `cron's default PATH ${path} (the crontab sets no PATH)`,
-      fixPath: (dir) => `set PATH in the crontab to include ${dir} (e.g. PATH=${dir}:/usr/bin:/bin above the claw block), then check again`,
+      describe: fromBlock ? `the claw block's PATH ${path}` : fromCrontab ? `the crontab's PATH ${path}` : `cron's default PATH ${path} (the crontab sets no PATH)`,
+      // The block's PATH line is what `claw cron install` found on PATH: reinstalling from this shell puts the dir there.
+      fixPath: (dir) =>
+        fromBlock
+          ? `run \`claw cron install\` from a shell whose PATH has ${dir} (the block's PATH line is made from that PATH), then check again`
+          : `set PATH in the crontab to include ${dir} (e.g. PATH=${dir}:/usr/bin:/bin above the claw block), or run \`claw cron install\` (it writes a PATH line), then check again`,
     });
   }
   const versions = new Map<string, Promise<ProcessResult>>();
@@ -665,12 +701,14 @@ export async function runDoctor(deps: DoctorDeps, configFile: string): Promise<D
   else {
     checks.push(
       ...(await guarded('crontab', async () => {
-        const expected = roster ? await deps.expectedCronBlock(roster) : undefined;
+        const block = installedBlock(crontab.text!);
+        const target = block ? blockTarget(block) : undefined;
+        const expected = roster && block ? await deps.expectedCronBlock(roster, target) : undefined;
         return [crontabCheck(crontab.text!, expected)];
       })),
     );
   }
-  checks.push(...(await guarded('cron daemon', () => [cronDaemonCheck(deps.procRoot, crontab.text, deps.systemTimeZone)])));
+  checks.push(...(await guarded('cron daemon', () => [cronDaemonCheck(deps.runningCron(), crontab.text, deps.hostTimeZone())])));
   // redis
   checks.push(...(await guarded('redis', () => redisChecks(deps, config))));
   const exitCode = exitCodeOf(checks);

@@ -269,18 +269,13 @@ export const realHost: CronHost = {
 
 const isBusybox = (host: CronHost, path: string) => /busybox/.test(host.realpath(path) ?? path);
 
-/**
- * Which cron reads the crontab: a running `crond` is cronie (honours CRON_TZ) unless it is
- * busybox's; a running `cron` is Vixie cron (Debian, Ubuntu: ignores it). With none running, the
- * installed binaries say. Unknown counts as ignoring CRON_TZ: lines written for that fire right
- * under either kind, as long as cron runs in the host's zone.
- */
-export function detectCron(host: CronHost = realHost): { kind: CronKind; why: string } {
-  let names: string[] = [];
+/** The cron daemon running now: crond (cronie, unless busybox's) or cron (Vixie); 'none'; undefined when the process list cannot be read. */
+export function runningCron(host: CronHost = realHost): { kind: CronKind; why: string } | 'none' | undefined {
+  let names: string[];
   try {
     names = readdirSync(host.procDir).filter((n) => /^\d+$/.test(n));
   } catch {
-    // no /proc
+    return undefined;
   }
   let vixie = false;
   for (const pid of names) {
@@ -292,7 +287,18 @@ export function detectCron(host: CronHost = realHost): { kind: CronKind; why: st
     }
     if (comm === 'cron') vixie = true;
   }
-  if (vixie) return { kind: 'ignores-tz', why: 'cron (Vixie cron, as Debian and Ubuntu ship) is running' };
+  return vixie ? { kind: 'ignores-tz', why: 'cron (Vixie cron, as Debian and Ubuntu ship) is running' } : 'none';
+}
+
+/**
+ * Which cron reads the crontab: a running `crond` is cronie (honours CRON_TZ) unless it is
+ * busybox's; a running `cron` is Vixie cron (Debian, Ubuntu: ignores it). With none running, the
+ * installed binaries say. Unknown counts as ignoring CRON_TZ: lines written for that fire right
+ * under either kind, as long as cron runs in the host's zone.
+ */
+export function detectCron(host: CronHost = realHost): { kind: CronKind; why: string } {
+  const running = runningCron(host);
+  if (typeof running === 'object') return running;
   for (const crond of ['/usr/sbin/crond', '/sbin/crond', '/usr/bin/crond']) {
     if (host.exists(crond) && !isBusybox(host, crond)) return { kind: 'honours-tz', why: `no cron is running; ${crond} (cronie) is installed` };
   }
@@ -300,6 +306,20 @@ export function detectCron(host: CronHost = realHost): { kind: CronKind; why: st
     if (host.exists(cron)) return { kind: 'ignores-tz', why: `no cron is running; ${cron} (Vixie cron) is installed` };
   }
   return { kind: 'ignores-tz', why: 'no cron found; lines are written for one that ignores CRON_TZ (right for either kind)' };
+}
+
+/** The block's header note saying which cron it was written for (and, for one that ignores CRON_TZ, the zone its lines fire in). */
+export function cronKindNote(kind: CronKind, hostZone: string): string {
+  return kind === 'honours-tz'
+    ? `written for a cron that honours CRON_TZ (cronie): each agent's lines run in its own zone`
+    : `written for a cron that ignores CRON_TZ (Debian/Ubuntu cron): every line fires in ${hostZone}, the host's zone`;
+}
+
+/** What cronKindNote() wrote in a block's header; undefined for a block without one (written by an older claw). */
+export function blockWrittenFor(block: string): { kind: CronKind; hostZone?: string } | undefined {
+  if (block.includes('# written for a cron that honours CRON_TZ')) return { kind: 'honours-tz' };
+  const m = /^# written for a cron that ignores CRON_TZ .*: every line fires in (\S+), the host's zone$/m.exec(block);
+  return m ? { kind: 'ignores-tz', hostZone: m[1]! } : undefined;
 }
 
 /**

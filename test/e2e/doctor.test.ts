@@ -3,11 +3,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { repoRoot, runClaw, type Result } from '../helpers/claw';
 import { fleet, type Fleet } from '../helpers/fleet';
 import { freePort, redisAvailable, redisServer, type RedisServer } from '../helpers/redis';
+import { hostTimeZone } from '../../src/heartbeat/cron';
 
 const apiKey = 'nvapi-doctor-test-secret-0123456789';
 const fakes = join(repoRoot, 'test', 'fakes');
@@ -21,15 +22,27 @@ interface Host {
   doctor(extra?: NodeJS.ProcessEnv): Promise<Result & { doc: any }>;
 }
 
-/** A fleet that passes every check: todo docs, the key, a crontab with PATH and the block, a running crond. */
-async function host(options: { agents?: string[]; crontabPath?: string | null; daemon?: string | null; env?: NodeJS.ProcessEnv; install?: boolean } = {}): Promise<Host> {
+interface HostOptions {
+  agents?: string[];
+  /** The PATH `claw cron install` runs with (its block's PATH line is made from it); default the fleet's. */
+  installPath?: (bin: string) => string;
+  /** What `claw cron install` is told about cron (default honours-tz, for the fake crond). */
+  install?: false | string[];
+  daemon?: string | null;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * A fleet that passes every check: todo docs, the key, a crontab with the user's own lines (a PATH
+ * the block's PATH line overrides) and the claw block written for cronie, and a running crond.
+ */
+async function host(options: HostOptions = {}): Promise<Host> {
   const f = fleet({ agents: options.agents ?? ['coo', 'lawyer'], env: { NVIDIA_API_KEY: apiKey, ...options.env } });
   for (const agent of options.agents ?? ['coo', 'lawyer']) f.writeTodo(agent, '- [ ] write the report\n');
   const bin = join(f.root, 'bin');
   mkdirSync(bin);
   const table = join(f.root, 'crontab.txt');
-  const cronPath = options.crontabPath === undefined ? `${fakes}:${dirname(process.execPath)}:/usr/bin:/bin` : options.crontabPath;
-  writeFileSync(table, `MAILTO=ops@example.com\n${cronPath === null ? '' : `PATH=${cronPath}\n`}0 3 * * * /usr/local/bin/backup\n`);
+  writeFileSync(table, 'MAILTO=ops@example.com\nPATH=/usr/bin:/bin\n0 3 * * * /usr/local/bin/backup\n');
   writeFileSync(join(bin, 'crontab'), `#!/bin/sh\nif [ "$1" = "-l" ]; then cat "${table}"; else cat > "${table}"; fi\n`, { mode: 0o755 });
   const proc = join(f.root, 'proc');
   mkdirSync(join(proc, '1'), { recursive: true });
@@ -39,7 +52,10 @@ async function host(options: { agents?: string[]; crontabPath?: string | null; d
     writeFileSync(join(proc, '417', 'comm'), `${options.daemon ?? 'crond'}\n`);
   }
   const env: NodeJS.ProcessEnv = { ...f.env, PATH: `${bin}:${f.env.PATH}`, CLAW_TEST_PROC_ROOT: proc };
-  if (options.install !== false) expect((await runClaw(['cron', 'install'], env)).code).toBe(0);
+  if (options.install !== false) {
+    const installEnv = options.installPath ? { ...env, PATH: options.installPath(bin) } : env;
+    expect((await runClaw(['cron', 'install', ...(options.install ?? ['--cron', 'honours-tz'])], installEnv)).code).toBe(0);
+  }
   return {
     f,
     env,
@@ -88,6 +104,7 @@ describe('claw doctor', () => {
     expect(byName(doc, 'openclaw').detail).toBe(`${fakes}/openclaw (OpenClaw 2026.9.6); needed for workboard, dispatch of coo, lawyer`);
     expect(byName(doc, 'openclaw (cron PATH)').detail).toContain('(OpenClaw 2026.9.6)');
     expect(byName(doc, 'crontab').detail).toBe('the claw block is installed and matches the roster (3 jobs)');
+    expect(byName(doc, 'cron daemon').detail).toBe("crond (cronie) is running; it honours the block's CRON_TZ lines");
     expect(byName(doc, 'gateway nvidia').detail).toMatch(/^NVIDIA_API_KEY is set \(used by 2 agents;/);
     expect(stdout + stderr).not.toContain(apiKey);
     // Plain lines off a TTY: one per check and a summary.
@@ -101,7 +118,8 @@ describe('claw doctor', () => {
   });
 
   it('missing executables fail (69) with the fix, on PATH and on the crontab PATH', async () => {
-    const h = await host({ crontabPath: null });
+    // Installed from a shell without them: the block's PATH line cannot hold their dirs.
+    const h = await host({ installPath: (bin) => `${bin}:${systemPath}` });
     const { code, doc } = await h.doctor({ PATH: `${join(h.f.root, 'bin')}:${systemPath}` });
     expect(code).toBe(69);
     expect(doc.ok).toBe(false);
@@ -109,23 +127,36 @@ describe('claw doctor', () => {
     expect(openclaw).toMatchObject({ status: 'fail', detail: 'openclaw not found on PATH; needed for workboard, dispatch of coo, lawyer' });
     expect(openclaw.fix).toContain('npm install -g openclaw');
     expect(byName(doc, 'multica').status).toBe('fail');
-    // No PATH line in the crontab: cron's default, and the report says so.
+    // The block's own PATH line is the one cron gives its jobs (not the user's PATH line above it).
+    const blockPath = /^PATH=(.*)$/m.exec(readFileSync(h.table, 'utf8').split('# >>> claw')[1]!)![1]!;
     expect(byName(doc, 'openclaw (cron PATH)')).toMatchObject({
+      status: 'fail',
+      detail: `openclaw not found on the claw block's PATH ${blockPath}; needed for workboard, dispatch of coo, lawyer`,
+    });
+    expect(byName(doc, 'multica (cron PATH)').status).toBe('fail');
+    // A block with no PATH line (as an older claw wrote) and none above it: cron's default, and the report says so.
+    writeFileSync(h.table, readFileSync(h.table, 'utf8').replace(/^PATH=.*\n/gm, ''));
+    const bare = await h.doctor({ PATH: `${join(h.f.root, 'bin')}:${systemPath}` });
+    expect(byName(bare.doc, 'openclaw (cron PATH)')).toMatchObject({
       status: 'fail',
       detail: "openclaw not found on cron's default PATH /usr/bin:/bin (the crontab sets no PATH); needed for workboard, dispatch of coo, lawyer",
     });
   });
 
-  it('an executable found on PATH but not on the crontab PATH fails with the directory to add', async () => {
-    const h = await host({ crontabPath: '/usr/bin:/bin' });
+  it('an executable found on PATH but not on the crontab PATH fails with the fix; reinstalling from that shell fixes it', async () => {
+    const h = await host({ installPath: (bin) => `${bin}:${systemPath}` });
     const { code, doc } = await h.doctor();
     expect(code).toBe(69);
     expect(byName(doc, 'openclaw').status).toBe('ok');
     const cron = byName(doc, 'openclaw (cron PATH)');
     expect(cron.status).toBe('fail');
-    expect(cron.detail).toContain("the crontab's PATH /usr/bin:/bin");
-    expect(cron.fix).toContain(`set PATH in the crontab to include ${fakes}`);
+    expect(cron.detail).toContain("the claw block's PATH");
+    expect(cron.fix).toBe(`run \`claw cron install\` from a shell whose PATH has ${fakes} (the block's PATH line is made from that PATH), then check again`);
     expect(notOk(doc).filter((c: any) => !unavoidable(c)).map((c: any) => c.name)).toEqual(['multica (cron PATH)', 'openclaw (cron PATH)']);
+    expect((await runClaw(['cron', 'install', '--cron', 'honours-tz'], h.env)).code).toBe(0);
+    const fixed = await h.doctor();
+    expect(notOk(fixed.doc).filter((c: any) => !unavoidable(c))).toEqual([]);
+    expect(fixed.code).toBe(0);
   });
 
   it('an openclaw that its node is too old for fails with the Node fix', async () => {
@@ -136,7 +167,8 @@ describe('claw doctor', () => {
       "#!/bin/sh\ncat >&2 <<'EOF'\nopenclaw: Node 20.20.2: node:sqlite is unavailable; use 24.16+/26.1+ or a build with the fix.\nIf you use nvm, run:\n  nvm install 26\n  nvm use 26\n  nvm alias default 26\nEOF\nexit 1\n",
       { mode: 0o755 },
     );
-    const h = await host({ crontabPath: `${old}:${fakes}:/usr/bin:/bin` });
+    // Installed from a shell where that openclaw came first: the block's PATH has its dir first.
+    const h = await host({ installPath: (bin) => `${bin}:${old}:${fakes}:${systemPath}` });
     const { code, doc } = await h.doctor();
     expect(code).toBe(69);
     const cron = byName(doc, 'openclaw (cron PATH)');
@@ -190,10 +222,31 @@ describe('claw doctor', () => {
         'heartbeat lawyer runs at */15 * * * * Asia/Shanghai, the roster says 5 * * * * Asia/Shanghai',
     );
     expect(crontab.fix).toBe('run `claw cron install`');
+    // What doctor says to run, as it is (it detects this host's cron itself).
     expect((await runClaw(['cron', 'install'], h.env)).code).toBe(0);
     const fixed = await h.doctor();
     expect(byName(fixed.doc, 'crontab').status).toBe('ok');
     expect(fixed.code).toBe(0);
+  });
+
+  it('a block written for Debian cron holds schedules translated to the host zone: they match the roster, and a changed one is stale', async () => {
+    const h = await host({ daemon: 'cron', install: false });
+    writeFileSync(join(h.f.heartbeatsDir, 'lawyer.json'), JSON.stringify({ id: 'lawyer', schedule: '0 9 * * *' }));
+    expect((await runClaw(['cron', 'install', '--cron', 'ignores-tz', '--host-tz', 'UTC'], h.env)).code).toBe(0);
+    // 09:00 in Asia/Shanghai is 01:00 UTC: no CRON_TZ line, the translated schedule.
+    const block = readFileSync(h.table, 'utf8');
+    expect(block).not.toMatch(/^CRON_TZ/m);
+    expect(block).toMatch(/^0 1 \* \* \* .* heartbeat lawyer /m);
+    const matching = await h.doctor();
+    expect(byName(matching.doc, 'crontab')).toMatchObject({ status: 'ok', detail: 'the claw block is installed and matches the roster (3 jobs)' });
+    writeFileSync(join(h.f.heartbeatsDir, 'lawyer.json'), JSON.stringify({ id: 'lawyer', schedule: '0 10 * * *' }));
+    const stale = await h.doctor();
+    expect(stale.code).toBe(78);
+    expect(byName(stale.doc, 'crontab')).toMatchObject({
+      status: 'fail',
+      detail: 'the installed claw block does not match `claw cron print`: heartbeat lawyer runs at 0 1 * * * UTC, the roster says 0 2 * * * UTC',
+      fix: 'run `claw cron install`',
+    });
   });
 
   it('no block installed warns; loose state file modes warn; both with their fix, exit 0', async () => {
@@ -209,18 +262,48 @@ describe('claw doctor', () => {
     expect(doc.checks.some((c: any) => c.name.endsWith('(cron PATH)'))).toBe(false);
   });
 
-  it('the cron daemon: none running warns; Debian cron with CRON_TZ lines in another zone warns that it ignores them', async () => {
+  it('the cron daemon: none running warns; a block for cronie under Debian cron fails (78); a block for Debian cron is ok under either; another host zone warns', async () => {
     const none = await host({ daemon: null });
     expect(byName((await none.doctor()).doc, 'cron daemon')).toMatchObject({ status: 'warn', detail: 'no cron daemon is running: nothing in the crontab will run' });
-    const vixie = await host({ daemon: 'cron' });
+
+    // CRON_TZ lines (written for cronie) under Debian cron, which ignores them.
+    const vixie = await host({ daemon: 'cron', install: false });
     writeFileSync(join(vixie.f.heartbeatsDir, 'defaults.json'), JSON.stringify({ ...JSON.parse(readFileSync(join(vixie.f.heartbeatsDir, 'defaults.json'), 'utf8')), tz: 'Pacific/Chatham' }));
-    expect((await runClaw(['cron', 'install'], vixie.env)).code).toBe(0);
-    const { code, doc } = await vixie.doctor();
+    expect((await runClaw(['cron', 'install', '--cron', 'honours-tz'], vixie.env)).code).toBe(0);
+    const wrong = await vixie.doctor();
+    expect(wrong.code).toBe(78);
+    const daemon = byName(wrong.doc, 'cron daemon');
+    expect(daemon.status).toBe('fail');
+    expect(daemon.detail).toMatch(
+      /^cron \(Vixie cron, as Debian and Ubuntu ship\) is running, which ignores CRON_TZ, but the claw block was written for a cron that honours it \(cronie\): its Pacific\/Chatham lines fire by the host's zone /,
+    );
+    expect(daemon.fix).toContain('run `claw cron install`');
+    // The block the crontab check compares with is the one for the same cron: the jobs match.
+    expect(byName(wrong.doc, 'crontab').status).toBe('ok');
+
+    // Lines written for Debian cron in this host's zone: right under Debian cron and under cronie.
+    const zone = hostTimeZone({}).zone;
+    for (const daemonName of ['cron', 'crond']) {
+      const good = await host({ daemon: daemonName, install: ['--cron', 'ignores-tz'] });
+      const { code, doc } = await good.doctor();
+      expect(notOk(doc).filter((c: any) => !unavoidable(c))).toEqual([]);
+      expect(code).toBe(0);
+      expect(byName(doc, 'cron daemon').detail).toBe(
+        daemonName === 'cron'
+          ? `cron (Vixie cron, as Debian and Ubuntu ship) is running; it ignores CRON_TZ, and the block is written for that: every line fires in ${zone}, the host's zone`
+          : `crond (cronie) is running; the block is written for a cron that ignores CRON_TZ (every line in ${zone}), which is right here too`,
+      );
+    }
+
+    // Written for a zone the host is not in (any longer): the lines fire by the host's zone.
+    const other = /Tokyo|Japan/.test(zone) ? 'UTC' : 'Asia/Tokyo';
+    const moved = await host({ daemon: 'cron', install: ['--cron', 'ignores-tz', '--host-tz', other] });
+    const { code, doc } = await moved.doctor();
     expect(code).toBe(0);
-    const daemon = byName(doc, 'cron daemon');
-    expect(daemon.status).toBe('warn');
-    expect(daemon.detail).toMatch(/^cron \(Debian\/Vixie\) is running; it ignores CRON_TZ, so the block's Pacific\/Chatham schedules fire by the system time zone /);
-    expect(daemon.fix).toContain('cronie');
+    expect(byName(doc, 'cron daemon')).toMatchObject({
+      status: 'warn',
+      detail: `the claw block's lines are written to fire in ${other}, but this host's zone is ${zone} (from ${hostTimeZone({}).from}), and cron runs them by that (cron (Vixie cron, as Debian and Ubuntu ship) is running)`,
+    });
   });
 });
 
