@@ -16,6 +16,8 @@ export interface GatewayConfig {
   reserveLow?: number;
   /** Extra time a slot stays taken after its request is sent, for network latency (default 250ms). */
   margin?: string | number;
+  /** The longest an upstream Retry-After may block the gateway (default 10m, at most 24h). */
+  maxRetryAfter?: string | number;
   baseUrl?: string;
   apiKeyEnv?: string;
 }
@@ -60,7 +62,7 @@ export const builtinGateways: Record<string, GatewayConfig> = {
 };
 
 const topLevelKeys = new Set(['gateways', 'heartbeatsDir', 'cache', 'store', 'storePrefix', 'storeFallback']);
-const gatewayKeys = new Set(['match', 'limit', 'window', 'burst', 'reserveLow', 'margin', 'baseUrl', 'apiKeyEnv']);
+const gatewayKeys = new Set(['match', 'limit', 'window', 'burst', 'reserveLow', 'margin', 'maxRetryAfter', 'baseUrl', 'apiKeyEnv']);
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -133,6 +135,9 @@ function gatewayProblem(gateway: unknown): string | undefined {
   }
   if (margin !== undefined && !isDuration(margin)) {
     return `"margin" must be a duration, got ${JSON.stringify(margin)}`;
+  }
+  if (gateway.maxRetryAfter !== undefined && (!isDuration(gateway.maxRetryAfter) || parseDuration(gateway.maxRetryAfter as string)! > 86_400_000)) {
+    return `"maxRetryAfter" must be a duration up to 24h, got ${JSON.stringify(gateway.maxRetryAfter)}`;
   }
   if (baseUrl !== undefined && (typeof baseUrl !== 'string' || !/^https?:\/\/\S+$/.test(baseUrl))) {
     return `"baseUrl" must be an http(s) URL, got ${JSON.stringify(baseUrl)}`;
