@@ -10,10 +10,11 @@ export function registerUnblock(program: Command, ctx: Context): void {
     .command('unblock')
     .summary("clear a gateway's 429 or quota block for every process")
     .description(
-      "An upstream 429 blocks its gateway for every claw process until its Retry-After (cut to the\n" +
-        "gateway's maxRetryAfter, default 10m); a quota block lasts at most 24h. `claw status` shows who\n" +
-        'set a block and why. Clearing one lets waiting processes go on at once. A gateway that is not\n' +
-        'blocked is fine (exit 0); a name that is neither configured nor seen by the store is exit 64.',
+      'An upstream 429 blocks its gateway for every claw process until its\n' +
+        "Retry-After, cut to the gateway's maxRetryAfter (default 10m); no block lasts\n" +
+        'more than 24h. `claw status` shows who set a block and why. Clearing it lets\n' +
+        'waiting processes go on at once. A gateway that is not blocked is fine\n' +
+        '(exit 0); a name neither configured nor seen by the store is exit 64.',
     )
     .argument('<gateway>', 'a gateway name or one of its provider ids, e.g. nvidia')
     .option('--json', 'print JSON')

@@ -1,6 +1,8 @@
 // Clock steps (issue 11, item 7): processes whose clocks disagree (CLAW_CLOCK_OFFSET_MS) share one
 // limit in real time, a process far ahead freezes nothing, and absurd offsets break nothing.
 // Every start is logged by `date` (the real clock, which no offset touches).
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { busiestWindow, logStart, readStarts, runClaw, sandbox, statusJson, stores } from '../helpers/claw';
@@ -71,5 +73,25 @@ describe.each(stores)('clock steps (%s store)', (store) => {
     expect(t.counters.admitted).toBe(offsets.length);
     expect(t.used).toBeLessThanOrEqual(2);
     if (t.nextFreeAt) expect(Date.parse(t.nextFreeAt) - Date.now()).toBeLessThanOrEqual(3250 + 1000);
+  });
+
+  // Redis TIME is the one clock there: the step that matters is the server's own. A high mark a day
+  // ahead of TIME is what the server's clock stepping back a day leaves behind.
+  it.runIf(store === 'redis')("the Redis server's clock stepping back a day freezes nothing and mints nothing", async () => {
+    const box = sandbox({}, store);
+    box.writeConfig({ gateways: { t: { limit: 2, window: '3s' } } });
+    const prefix = JSON.parse(readFileSync(join(box.configDir, 'config.json'), 'utf8')).storePrefix as string;
+    const Redis = createRequire(__filename)('ioredis');
+    const redis = new Redis(process.env.CLAW_TEST_REDIS_URL);
+    const [seconds] = (await redis.time()) as [string, string];
+    await redis.set(`${prefix}clock`, String(Number(seconds) * 1000 + day));
+    await redis.quit();
+    const log = join(box.root, 'starts.log');
+    for (let i = 0; i < 6; i++) {
+      const result = await runClaw(['call', '--gateway', 't', '--max-wait', '4s', '--', ...logStart(log)], box.env);
+      expect(result).toMatchObject({ code: 0, stderr: '' });
+    }
+    const times = readStarts(log).map((s) => s.at);
+    expect(busiestWindow(times, 3000)).toBeLessThanOrEqual(2);
   });
 });
