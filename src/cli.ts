@@ -11,6 +11,7 @@ import { registerPoll } from './commands/poll.js';
 import { registerCache } from './commands/cache.js';
 import { registerCron } from './commands/cron.js';
 import { registerDoctor } from './commands/doctor.js';
+import { registerUnblock } from './commands/unblock.js';
 
 const CLAW_VERSION = '0.1.0';
 
@@ -28,6 +29,7 @@ const registrations: [string, (program: Command, ctx: Context) => void][] = [
   ['cache', registerCache],
   ['cron', registerCron],
   ['doctor', registerDoctor],
+  ['unblock', registerUnblock],
   ['config', registerConfig],
   ['help', registerHelp],
 ];

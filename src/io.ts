@@ -98,8 +98,12 @@ export function redactingOutput(output: Output, secrets: () => readonly string[]
   };
 }
 
+const maxClockOffsetMs = 366 * 86_400_000;
+
 export function processIO(): IO {
-  const offset = Number(process.env.CLAW_CLOCK_OFFSET_MS ?? 0) || 0;
+  // A test hook: NaN counts as 0 and the offset is held to a year either way, so no date overflows.
+  const asked = Number(process.env.CLAW_CLOCK_OFFSET_MS ?? 0) || 0;
+  const offset = Math.round(Math.min(Math.max(asked, -maxClockOffsetMs), maxClockOffsetMs));
   let stdout: Output | undefined;
   let stderr: Output | undefined;
   // Getters: nothing is built until it is used, and stdin costs a start-up it rarely needs.

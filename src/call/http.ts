@@ -2,7 +2,7 @@
 import { createRequire } from 'node:module';
 import { ClawError, ConfigError, ExitCode, TempFailError, UnavailableError } from '../errors.js';
 import { formatDuration } from '../duration.js';
-import { parseRetryAfter } from '../limiter/backoff.js';
+import { parseRetryAfter, type RetryAfter } from '../limiter/backoff.js';
 
 export interface ChatRequest {
   url: string;
@@ -10,13 +10,15 @@ export interface ChatRequest {
   body: unknown;
   timeoutMs: number;
   now: () => number;
+  /** The ceiling on a 429's Retry-After (the gateway's maxRetryAfter). */
+  maxRetryAfterMs?: number;
   /** The request is on the wire. */
   onSent?: () => void;
 }
 
 export type ChatOutcome =
   | { kind: 'ok'; response: unknown }
-  | { kind: 'rateLimited'; retryAfterMs?: number; status: number }
+  | { kind: 'rateLimited'; retryAfter?: RetryAfter; status: number; message: string }
   | { kind: 'serverError'; status: number; message: string };
 
 /** Hides the key anywhere it might be echoed back (an error body, a URL). */
@@ -93,8 +95,8 @@ export async function postChat(request: ChatRequest): Promise<ChatOutcome> {
   }
   const { status, text } = response;
   if (status === 429) {
-    const retryAfterMs = parseRetryAfter(response.retryAfter, request.now());
-    return { kind: 'rateLimited', status: 429, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
+    const retryAfter = parseRetryAfter(response.retryAfter, request.now(), request.maxRetryAfterMs);
+    return { kind: 'rateLimited', status: 429, message: redact(errorMessage(text), request.apiKey), ...(retryAfter ? { retryAfter } : {}) };
   }
   if (status >= 500) return { kind: 'serverError', status, message: redact(errorMessage(text), request.apiKey) };
   if (status === 401 || status === 403) {

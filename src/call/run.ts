@@ -6,7 +6,8 @@ import { sleep } from '../io.js';
 import { priorities, priorityName, type PriorityRank } from '../priority.js';
 import type { ClawConfig } from '../config/config.js';
 import { decide, freeSlots } from '../limiter/admission.js';
-import { backoffDelay, type BackoffPolicy } from '../limiter/backoff.js';
+import { createRequire } from 'node:module';
+import { backoffDelay, type BackoffPolicy, type RetryAfter } from '../limiter/backoff.js';
 import { modelIdOf, resolveGateway, type Gateway } from '../limiter/gateways.js';
 import { admitCall, defaultMaxWait, fallbackFor, startWindow, type CallAdmission, type WaitProgress } from '../limiter/limiter.js';
 import type { Store } from '../store/types.js';
@@ -35,8 +36,28 @@ interface Attempt {
   response?: unknown;
   retryable: boolean;
   rateLimited: boolean;
-  retryAfterMs?: number;
+  retryAfter?: RetryAfter;
+  /** The upstream's reason for a 429 (no secrets). */
+  upstreamMessage?: string;
   failure?: string;
+}
+
+/** Who saw a 429, for `claw status`: never a secret. */
+function blockOrigin(gateway: string, env: NodeJS.ProcessEnv): string {
+  let host = env.HOSTNAME ?? '';
+  try {
+    host = (createRequire(import.meta.url)('node:os') as typeof import('node:os')).hostname();
+  } catch {
+    // keep HOSTNAME
+  }
+  return `429 from ${gateway} via claw call (pid ${process.pid}${host ? `, host ${host}` : ''})`;
+}
+
+/** The upstream's reason, and the Retry-After when it was cut to the ceiling. */
+function blockMessage(attempt: Attempt): string | undefined {
+  const ra = attempt.retryAfter;
+  const capped = ra && ra.askedMs > ra.ms ? `Retry-After ${Number.isFinite(ra.askedMs) ? formatDuration(ra.askedMs) : 'out of range'} cut to ${formatDuration(ra.ms)}` : '';
+  return [attempt.upstreamMessage, capped].filter(Boolean).join('; ') || undefined;
 }
 
 function apiKeyFor(gateway: Gateway, env: NodeJS.ProcessEnv): string {
@@ -74,12 +95,18 @@ export async function runCall(options: CallOptions, plan: CallPlan, store: Store
   if (options.dryRun) return dryRun(options, primary, store, io, maxWaitMs);
 
   const live = liveLine(io);
+  // --max-wait bounds all the waiting of this call: for slots, for a 429's block, between retries.
+  const started = io.now();
+  const left = () => (maxWaitMs === undefined ? undefined : Math.max(0, maxWaitMs - (io.now() - started)));
+  const patience = maxWaitMs === undefined ? undefined : `within ${formatDuration(maxWaitMs)}`;
   let last: Attempt | undefined;
   for (let attempt = 0; ; attempt++) {
+    const budget = left();
     const admission = await admitCall(store, {
       gateway: primary,
       priority: options.priority,
-      ...(maxWaitMs !== undefined ? { maxWaitMs } : {}),
+      ...(budget !== undefined ? { maxWaitMs: budget } : {}),
+      ...(patience ? { patience } : {}),
       ...(options.model ? { model: options.model } : {}),
       ...(fallback ? { fallback } : {}),
       clock: io.now,
@@ -93,11 +120,23 @@ export async function runCall(options: CallOptions, plan: CallPlan, store: Store
       : await attemptHttp(options, options.target, admission, keys.get(admission.gateway.name)!, store, io);
     if (last.rateLimited) {
       await store.count(admission.gateway.name, 'rateLimited');
-      if (last.retryAfterMs !== undefined) await store.blockUntil(admission.gateway.name, (await store.now()) + last.retryAfterMs);
+      if (last.retryAfter && last.retryAfter.ms > 0) {
+        // The block (Retry-After, cut to the gateway's maxRetryAfter) holds every process back; the
+        // next admission waits for it, within what is left of --max-wait.
+        const message = blockMessage(last);
+        await store.blockUntil(admission.gateway.name, (await store.now()) + last.retryAfter.ms, {
+          reason: 'rate_limited',
+          origin: blockOrigin(admission.gateway.name, io.env),
+          ...(message ? { message } : {}),
+        });
+      }
     }
     if (!last.retryable || attempt >= options.backoff.retries) break;
     await store.count(admission.gateway.name, 'retries');
-    await sleep(backoffDelay(options.backoff, attempt, last.retryAfterMs ?? 0));
+    // Backoff between attempts, never past --backoff-cap nor past what is left of --max-wait.
+    const delay = backoffDelay(options.backoff, attempt);
+    const remaining = left();
+    await sleep(remaining === undefined ? delay : Math.min(delay, remaining));
   }
   if (options.target.kind === 'command') return last.exitCode;
   if (last.retryable) throw new TempFailError(`${last.failure} after ${options.backoff.retries} retries; try again later`);
@@ -143,6 +182,7 @@ async function attemptHttp(
     body,
     timeoutMs: target.timeoutMs,
     now: io.now,
+    maxRetryAfterMs: admission.gateway.maxRetryAfterMs,
     onSent: () => {
       sent = startWindow(store, admission);
     },
@@ -153,7 +193,8 @@ async function attemptHttp(
       exitCode: 75,
       retryable: true,
       rateLimited: true,
-      ...(outcome.retryAfterMs !== undefined ? { retryAfterMs: outcome.retryAfterMs } : {}),
+      upstreamMessage: outcome.message,
+      ...(outcome.retryAfter ? { retryAfter: outcome.retryAfter } : {}),
       failure: `${admission.gateway.name} answered 429 Too Many Requests`,
     };
   }

@@ -108,13 +108,16 @@ export function registerCall(program: Command, ctx: Context): void {
         "  POSTs an OpenAI-style chat completion to the gateway's baseUrl with the key from its apiKeyEnv\n" +
         '  and prints the reply (--json: the whole response).\n\n' +
         'When no slot is free, urgent/high/normal wait until admitted and low waits 2s; --max-wait\n' +
-        'caps the wait, then --fallback-model is used if its gateway has room, else exit 75.',
+        'caps the wait, then --fallback-model is used if its gateway has room, else exit 75.\n' +
+        'An upstream 429 blocks the gateway for every process for its Retry-After,\n' +
+        "cut to the gateway's maxRetryAfter (default 10m); `claw status` shows the\n" +
+        'block and `claw unblock <gateway>` clears it.',
     )
     .argument('[command...]', 'the command to run once admitted (after --)')
     .option('-g, --gateway <name>', 'gateway to admit through (default: the provider part of --model)')
     .option('-m, --model <ref>', 'model ref provider/model, e.g. nvidia/deepseek-ai/deepseek-v4-pro')
     .option('-p, --priority <priority>', 'urgent, high, normal or low (or 1-4)', 'normal')
-    .option('--max-wait <duration>', 'give up (or fall back) after waiting this long, e.g. 30s')
+    .option('--max-wait <duration>', 'give up (or fall back) after waiting this long in all (slots, 429 blocks, retries), e.g. 30s')
     .option('--fallback-model <ref>', 'model to use when the wait runs out and its gateway has room')
     .option('--retries <n>', 'retries after a rate limit or server error', String(defaultBackoff.retries))
     .option('--retry-on <regex>', `retry the command when its output matches (default: ${defaultRetryOn})`)

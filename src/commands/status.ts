@@ -57,6 +57,13 @@ export function formatStatus(doc: StatusDocument, now: number): string {
       ]),
     ),
   );
+  for (const g of doc.gateways.filter((x) => x.block)) {
+    const b = g.block!;
+    out.push(
+      `blocked: ${g.name} until ${b.until} (${ago(b.until)} left, ${b.reason === 'quota' ? 'quota' : 'rate limited'}) by ${b.origin}` +
+        `${b.message ? `: ${b.message}` : ''}; clear it with \`claw unblock ${g.name}\``,
+    );
+  }
   out.push('');
   if (doc.roster === null) out.push('agents: no roster found (pass --heartbeats-dir or set CLAW_HEARTBEATS_DIR)');
   else {
@@ -134,7 +141,8 @@ export function registerStatus(program: Command, ctx: Context): void {
     .summary('show the limits, the cache and every agent\'s health')
     .description(
       'Per gateway: limit and window, used in the current window, free now, when the next slot frees,\n' +
-        'live waiters by priority, the 429 back-off (blocked until), and counters kept in the store.\n' +
+        'live waiters by priority, the 429 back-off (blocked until, who set it and why; `claw unblock` clears it),\n' +
+        'and counters kept in the store.\n' +
         'Per agent: schedule, last run and outcome, next expected run, health (ok, new, late, running, failing),\n' +
         'pending, stalled and paused tasks. The cache: entries per category, fresh or stale, hit rate.',
     )
@@ -176,7 +184,7 @@ export function registerStatus(program: Command, ctx: Context): void {
         const doc: StatusDocument = {
           ok: true,
           store: { kind: store.kind, location: store.location, ...(store.note ? { note: store.note } : {}) },
-          gateways: await Promise.all(gateways.map((g) => gatewayReport(store, g))),
+          gateways: await Promise.all(gateways.map((g) => gatewayReport(store, g, now))),
           roster: agents ? dir : null,
           agents: healthOf.map((h, i) => ({ ...h, gateway: resolveGateway(config, { model: agents![i]!.model }).name })),
           cache: await cacheStats(store),

@@ -17,6 +17,8 @@ export interface GatewayConfig {
   reserveLow?: number;
   /** Extra time a slot stays taken after its request is sent, for network latency (default 250ms). */
   margin?: string | number;
+  /** The longest an upstream Retry-After may block the gateway (default 10m, at most 24h). */
+  maxRetryAfter?: string | number;
   baseUrl?: string;
   apiKeyEnv?: string;
 }
@@ -61,7 +63,7 @@ export const builtinGateways: Record<string, GatewayConfig> = {
 };
 
 const topLevelKeys = new Set(['gateways', 'heartbeatsDir', 'cache', 'store', 'storePrefix', 'storeFallback']);
-const gatewayKeys = new Set(['match', 'limit', 'window', 'burst', 'reserveLow', 'margin', 'baseUrl', 'apiKeyEnv']);
+const gatewayKeys = new Set(['match', 'limit', 'window', 'burst', 'reserveLow', 'margin', 'maxRetryAfter', 'baseUrl', 'apiKeyEnv']);
 
 /** The ranges a setting may take: outside them the limiter's arithmetic stops meaning anything. */
 export const ranges = {
@@ -69,6 +71,7 @@ export const ranges = {
   windowMs: { min: 1, max: 24 * 3_600_000 },
   marginMs: { min: 0, max: 3_600_000 },
   ttlMs: { min: 0, max: 30 * 24 * 3_600_000 },
+  maxRetryAfterMs: { min: 0, max: 24 * 3_600_000 },
 } as const;
 
 /**
@@ -170,6 +173,10 @@ function gatewayProblem(gateway: unknown): string | undefined {
   if (margin !== undefined) {
     const problem = durationProblem(margin, ranges.marginMs);
     if (problem) return `"margin" ${problem}`;
+  }
+  if (gateway.maxRetryAfter !== undefined) {
+    const problem = durationProblem(gateway.maxRetryAfter, ranges.maxRetryAfterMs);
+    if (problem) return `"maxRetryAfter" ${problem}`;
   }
   if (baseUrl !== undefined && (typeof baseUrl !== 'string' || !/^https?:\/\/\S+$/.test(baseUrl))) {
     return `"baseUrl" must be an http(s) URL, got ${JSON.stringify(baseUrl)}`;

@@ -1,5 +1,6 @@
 import { ConfigError } from '../errors.js';
 import { parseDuration } from '../duration.js';
+import { defaultMaxRetryAfterMs, maxBlockMs } from './backoff.js';
 import { gatewayConfigs, type ClawConfig, type GatewayConfig } from '../config/config.js';
 
 /** A gateway with its limit resolved to numbers. `limit` is Infinity when it is not limited. */
@@ -11,6 +12,8 @@ export interface Gateway {
   burst?: number;
   reserveLow: number;
   marginMs: number;
+  /** The longest an upstream Retry-After may block this gateway (default 10 min). */
+  maxRetryAfterMs: number;
   baseUrl?: string;
   apiKeyEnv?: string;
 }
@@ -56,6 +59,7 @@ export function toGateway(name: string, config: GatewayConfig | undefined): Gate
     windowMs: parseDuration(config?.window ?? '60s') ?? 60_000,
     reserveLow: config?.reserveLow ?? defaultReserveLow,
     marginMs: config?.margin !== undefined ? parseDuration(config.margin) ?? defaultMarginMs : defaultMarginMs,
+    maxRetryAfterMs: Math.min(maxBlockMs, config?.maxRetryAfter !== undefined ? parseDuration(config.maxRetryAfter) ?? defaultMaxRetryAfterMs : defaultMaxRetryAfterMs),
   };
   if (config?.burst) gateway.burst = config.burst;
   if (config?.baseUrl) gateway.baseUrl = config.baseUrl;

@@ -42,13 +42,25 @@ export interface Admission {
   waitedMs: number;
 }
 
+/** Why `acquire` gave up: the last answer, on the store's clock. */
+export interface GaveUp {
+  gaveUp: true;
+  reason: 'blocked' | 'full' | 'queued';
+  /** When the gateway may next admit (the block's end, or a slot's expiry). */
+  freeAt: number;
+  now: number;
+}
+
 /** Default patience: `low` waits 2 s, everything else until admitted. */
 export function defaultMaxWait(priority: PriorityRank): number | undefined {
   return priority === 4 ? 2000 : undefined;
 }
 
-/** Waits for a slot. Returns undefined when `maxWaitMs` ran out (the waiter has left the queue). */
-export async function acquire(store: Store, options: AcquireOptions): Promise<Admission | undefined> {
+/**
+ * Waits for a slot. Gives up (having left the queue) when `maxWaitMs` ran out, or at once when the
+ * gateway is blocked past it: waiting for a block that outlasts the patience is pointless.
+ */
+export async function acquire(store: Store, options: AcquireOptions): Promise<Admission | GaveUp> {
   const { gateway, priority } = options;
   const started = options.clock();
   if (!gateway.limited) {
@@ -78,9 +90,9 @@ export async function acquire(store: Store, options: AcquireOptions): Promise<Ad
       return { gateway, admissionId: result.admissionId, waitedMs };
     }
     const remaining = options.maxWaitMs === undefined ? Infinity : options.maxWaitMs - waitedMs;
-    if (remaining <= 0) {
+    if (remaining <= 0 || (result.reason === 'blocked' && result.wakeAt - result.now > remaining)) {
       await store.leaveQueue(gateway.name, waiterId);
-      return undefined;
+      return { gaveUp: true, reason: result.reason, freeAt: result.reason === 'blocked' ? result.wakeAt : result.estimateAt, now: result.now };
     }
     options.onWait?.({
       gateway: gateway.name,
@@ -116,6 +128,8 @@ export function startWindow(store: Store, admission: Admission): Promise<void> {
 export interface AdmitCallOptions extends AcquireOptions {
   model?: string;
   fallback?: FallbackChoice;
+  /** How the patience is named in a give-up message (default: the wait, e.g. "within 2s"). */
+  patience?: string;
 }
 
 export interface CallAdmission extends Admission {
@@ -129,20 +143,38 @@ export interface CallAdmission extends Admission {
  */
 export async function admitCall(store: Store, options: AdmitCallOptions): Promise<CallAdmission> {
   const admission = await acquire(store, options);
-  if (admission) return { ...admission, ...(options.model ? { model: options.model } : {}), fellBack: false };
-  const waited = formatDuration(options.maxWaitMs ?? 0);
-  const name = priorityName(options.priority);
+  if (!('gaveUp' in admission)) return { ...admission, ...(options.model ? { model: options.model } : {}), fellBack: false };
+  const why = await giveUpReason(store, options, admission);
   if (options.fallback) {
     const fallback = await acquire(store, { ...options, gateway: options.fallback.gateway, maxWaitMs: 0 });
-    if (fallback) {
+    if (!('gaveUp' in fallback)) {
       await store.count(options.gateway.name, 'fallbacks');
       return { ...fallback, model: options.fallback.model, fellBack: true };
     }
     await store.count(options.gateway.name, 'dropped');
-    throw new TempFailError(
-      `gave up: no slot on ${options.gateway.name} within ${waited} (${name} priority) and fallback ${options.fallback.model} has no room either`,
-    );
+    throw new TempFailError(`gave up: ${why} and fallback ${options.fallback.model} has no room either`);
   }
   await store.count(options.gateway.name, 'dropped');
-  throw new TempFailError(`gave up: no slot on ${options.gateway.name} within ${waited} (${name} priority); retry later or pass --fallback-model`);
+  throw new TempFailError(
+    admission.reason === 'blocked'
+      ? `gave up: ${why}; retry after that, pass --fallback-model, or clear it with \`claw unblock ${options.gateway.name}\``
+      : `gave up: ${why}; retry later or pass --fallback-model`,
+  );
+}
+
+/** A store time as an ISO date on this process's clock (the store's timeline may differ from it). */
+export function localIso(storeTime: number, storeNow: number, localNow: number): string {
+  const at = localNow + (storeTime - storeNow);
+  return new Date(Number.isFinite(at) ? Math.min(Math.max(at, 0), 8.64e15) : localNow).toISOString();
+}
+
+async function giveUpReason(store: Store, options: AdmitCallOptions, gaveUp: GaveUp): Promise<string> {
+  const name = options.gateway.name;
+  const patience = options.patience ?? `within ${formatDuration(options.maxWaitMs ?? 0)}`;
+  if (gaveUp.reason !== 'blocked') return `no slot on ${name} ${patience} (${priorityName(options.priority)} priority)`;
+  // Say who blocked it and when it frees: one read, on this rare path only.
+  const block = (await store.gatewayState(options.gateway).catch(() => undefined))?.block;
+  const until = localIso(gaveUp.freeAt, gaveUp.now, options.clock());
+  const source = block ? `: ${block.origin}${block.message ? `, "${block.message}"` : ''}` : '';
+  return `${name} is blocked until ${until} (in ${formatDuration(Math.max(0, gaveUp.freeAt - gaveUp.now))}${source}), past the wait allowed (${patience.replace(/^within /, '')})`;
 }

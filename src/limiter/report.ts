@@ -4,6 +4,7 @@ import type { Store } from '../store/types.js';
 import { waitBuckets } from '../store/types.js';
 import { effectiveWindow, freeSlots } from './admission.js';
 import type { Gateway } from './gateways.js';
+import { localIso } from './limiter.js';
 
 export interface GatewayReport {
   name: string;
@@ -15,6 +16,8 @@ export interface GatewayReport {
   nextFreeAt: string | null;
   waiters: Record<PriorityName, number>;
   blockedUntil: string | null;
+  /** The block in force: who set it (origin), why, the upstream's message, when it started and ends. */
+  block: { until: string; reason: string; origin: string; message: string | null; setAt: string } | null;
   counters: { admitted: number; fallbacks: number; dropped: number; rateLimited: number; retries: number };
   waitedMs: { p50: number | null; p95: number | null };
 }
@@ -32,8 +35,14 @@ export function waitQuantile(counters: Record<string, number>, q: number): numbe
   return null;
 }
 
-export async function gatewayReport(store: Store, gateway: Gateway): Promise<GatewayReport> {
+/**
+ * Times are shown on the reader's clock (`localNow`, default the store's): the store's timeline may
+ * differ from it after a clock step, and whatever a store holds gives a valid date.
+ */
+export async function gatewayReport(store: Store, gateway: Gateway, localNow?: number): Promise<GatewayReport> {
   const state = await store.gatewayState(gateway);
+  const iso = (t: number) => localIso(t, state.now, localNow ?? state.now);
+  const block = state.block && state.block.until > state.now ? state.block : undefined;
   const c = state.counters;
   const used = state.used;
   const limited = gateway.limited;
@@ -44,9 +53,12 @@ export async function gatewayReport(store: Store, gateway: Gateway): Promise<Gat
     windowMs: limited ? gateway.windowMs : null,
     used,
     free: limited ? freeSlots(gateway, 3, state.now, state.times) : null,
-    nextFreeAt: limited && used > 0 ? new Date(state.times[0]! + effectiveWindow(gateway)).toISOString() : null,
+    nextFreeAt: limited && used > 0 && state.times.length > 0 ? iso(state.times[0]! + effectiveWindow(gateway)) : null,
     waiters: Object.fromEntries(priorities.map((p) => [p, state.waiters[p] ?? 0])) as Record<PriorityName, number>,
-    blockedUntil: state.blockedUntil > state.now ? new Date(state.blockedUntil).toISOString() : null,
+    blockedUntil: block ? iso(block.until) : null,
+    block: block
+      ? { until: iso(block.until), reason: block.reason, origin: block.origin, message: block.message ?? null, setAt: iso(block.setAt) }
+      : null,
     counters: {
       admitted: c.admitted ?? 0,
       fallbacks: c.fallbacks ?? 0,

@@ -1,22 +1,63 @@
 // The Redis store's state changes, each one Lua script run atomically by the server. Redis TIME is
-// the only clock, kept from going backwards by a high-water mark, so hosts whose clocks disagree
-// share one exact limit. The admission mirrors limiter/admission.ts (decide) line for line.
+// the only clock, so hosts whose clocks disagree (or a client's CLAW_CLOCK_OFFSET_MS) change nothing
+// and share one exact limit. The admission mirrors limiter/admission.ts (decide) line for line.
+import { defaultMaxRetryAfterMs, maxBlockMs } from '../limiter/backoff.js';
 
+// The server's own clock stepping back must neither mint capacity nor freeze the gateway (the old
+// rule, max(TIME, highest time seen), stood still for as long as the step). So the store clock is
+// TIME + skew: when it would go below the high mark, the skew grows by the difference and the clock
+// carries on from the mark at the real rate. A step forwards cannot be told from time passing (Lua
+// has no monotonic clock); run NTP in slewing mode on the Redis host. A mark more than ten years
+// ahead of TIME is not a time and is dropped.
 const clock = `
 local function clock(P)
   local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  local high = tonumber(redis.call('GET', P .. 'clock') or '0')
-  if now > high then
-    redis.call('SET', P .. 'clock', now)
-    return now
+  local raw = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local skew = tonumber(redis.call('GET', P .. 'clockskew') or '0') or 0
+  local high = tonumber(redis.call('GET', P .. 'clock') or '0') or 0
+  if skew < 0 or skew > 315360000000 or high > raw + 315360000000 then
+    skew = 0
+    high = 0
+    redis.call('DEL', P .. 'clockskew')
   end
-  return high
+  local now = raw + skew
+  if now < high then
+    redis.call('SET', P .. 'clockskew', high - raw)
+    return high
+  end
+  if now > high then redis.call('SET', P .. 'clock', now) end
+  return now
+end
+`;
+
+// When a gateway's block ends: at most ${maxBlockMs} ms after it was set. A block without a start
+// (written by an older claw, possibly for days) is cut to the default Retry-After ceiling from now
+// and given a start, so it ends by itself.
+const blockEnd = `
+local function blockEnd(P, G, now)
+  local key, info = P .. 'block:' .. G, P .. 'blockinfo:' .. G
+  local raw = redis.call('GET', key)
+  if not raw then return 0 end
+  local untilMs = tonumber(raw)
+  if not untilMs or untilMs ~= untilMs or untilMs <= 0 then return 0 end
+  local setAt = tonumber(redis.call('HGET', info, 'setAt') or '')
+  if not setAt then
+    untilMs = math.floor(math.min(untilMs, now + ${defaultMaxRetryAfterMs}))
+    if untilMs <= now then
+      redis.call('DEL', key)
+      return 0
+    end
+    redis.call('SET', key, untilMs, 'PX', untilMs - now + 60000)
+    redis.call('HSET', info, 'setAt', now, 'reason', 'rate_limited', 'origin', 'set by an older claw (no origin recorded)')
+    redis.call('PEXPIRE', info, untilMs - now + 60000)
+    return untilMs
+  end
+  return math.floor(math.min(untilMs, math.min(setAt, now) + ${maxBlockMs}))
 end
 `;
 
 /** ARGV: prefix, gateway, limit, windowMs, marginMs, burst (0 = none), reserveLow, priority, waiterId, leaseMs, queue (1/0). */
-export const admit = `${clock}
+export const admit = `${clock}${blockEnd}
 local P, G = ARGV[1], ARGV[2]
 local limit, window, margin = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local burst, reserve, prio = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
@@ -42,7 +83,7 @@ if mine then
 else
   ahead = redis.call('ZCOUNT', wait, '-inf', '(' .. ((prio + 1) * 1e13))
 end
-local blocked = tonumber(redis.call('GET', P .. 'block:' .. G) or '0')
+local blocked = blockEnd(P, G, now)
 local cap = limit
 if prio == 4 then cap = math.max(1, math.floor(limit * (1 - reserve))) end
 local rows = redis.call('ZRANGEBYSCORE', adm, '(' .. (now - win), '+inf', 'WITHSCORES', 'LIMIT', 0, limit + 1)
@@ -119,15 +160,32 @@ redis.call('HDEL', ARGV[1] .. 'lease:' .. ARGV[2], ARGV[3])
 return 1
 `;
 
-/** ARGV: prefix, gateway, until (ms). Only ever moves the block later. */
-export const blockUntil = `${clock}
-local now = clock(ARGV[1])
-local key = ARGV[1] .. 'block:' .. ARGV[2]
+/** ARGV: prefix, gateway, until (ms), reason, origin, message ('' = none). Only ever moves the block later; at most ${maxBlockMs} ms. */
+export const blockUntil = `${clock}${blockEnd}
+local P, G = ARGV[1], ARGV[2]
+local now = clock(P)
+local key, info = P .. 'block:' .. G, P .. 'blockinfo:' .. G
 local untilMs = tonumber(ARGV[3])
-local current = tonumber(redis.call('GET', key) or '0')
-redis.call('SADD', ARGV[1] .. 'gateways', ARGV[2])
-if untilMs > current then redis.call('SET', key, untilMs, 'PX', math.max(1, untilMs - now + 60000)) end
-return now
+if not untilMs or untilMs ~= untilMs then return 0 end
+untilMs = math.floor(math.min(untilMs, now + ${maxBlockMs}))
+redis.call('SADD', P .. 'gateways', G)
+if untilMs <= now or blockEnd(P, G, now) >= untilMs then return 0 end
+redis.call('SET', key, untilMs, 'PX', untilMs - now + 60000)
+redis.call('DEL', info)
+redis.call('HSET', info, 'setAt', now, 'reason', ARGV[4], 'origin', ARGV[5])
+if ARGV[6] ~= '' then redis.call('HSET', info, 'message', ARGV[6]) end
+redis.call('PEXPIRE', info, untilMs - now + 60000)
+return 1
+`;
+
+/** ARGV: prefix, gateway. Returns 1 when a block was in force. */
+export const clearBlock = `${clock}${blockEnd}
+local P, G = ARGV[1], ARGV[2]
+local now = clock(P)
+local active = blockEnd(P, G, now) > now
+redis.call('DEL', P .. 'block:' .. G, P .. 'blockinfo:' .. G)
+if active then return 1 end
+return 0
 `;
 
 /** ARGV: prefix, scope, counter, by. */
@@ -142,7 +200,7 @@ return clock(ARGV[1])
 `;
 
 /** ARGV: prefix, gateway, windowMs + marginMs, limit + 1 (0 = all). */
-export const gatewayState = `${clock}
+export const gatewayState = `${clock}${blockEnd}
 local P, G = ARGV[1], ARGV[2]
 local now = clock(P)
 local win, max = tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -165,8 +223,10 @@ for i = 1, #members, 2 do
     waiters[prio] = waiters[prio] + 1
   end
 end
-local blocked = tonumber(redis.call('GET', P .. 'block:' .. G) or '0')
-return {now, used, times, waiters, blocked, redis.call('HGETALL', P .. 'ctr:' .. G)}
+local blocked = blockEnd(P, G, now)
+local info = redis.call('HMGET', P .. 'blockinfo:' .. G, 'setAt', 'reason', 'origin', 'message')
+for i = 1, 4 do if not info[i] then info[i] = '' end end
+return {now, used, times, waiters, blocked, redis.call('HGETALL', P .. 'ctr:' .. G), info}
 `;
 
 /** ARGV: prefix, key. Returns {now} or {now, category, value, storedAt, expiresAt}. */

@@ -7,7 +7,8 @@ import type { Gateway } from '../limiter/gateways.js';
 import { priorities } from '../priority.js';
 import * as scripts from './redis-scripts.js';
 import { redactStoreUrl as redactUrl } from '../redact.js';
-import type { AdmitRequest, AdmitResult, CacheEntry, GatewayState, RunRecord, Store } from './types.js';
+import type { AdmitRequest, AdmitResult, BlockInfo, CacheEntry, GatewayState, RunRecord, Store } from './types.js';
+import { activeBlock, storedInfo } from './blocks.js';
 
 
 type Commands = Record<keyof typeof scripts, (...args: (string | number)[]) => Promise<unknown>>;
@@ -118,8 +119,15 @@ export class RedisStore implements Store {
     await this.run.leaveQueue(gateway, waiterId);
   }
 
-  async blockUntil(gateway: string, until: number): Promise<void> {
-    await this.run.blockUntil(gateway, Math.round(until));
+  async blockUntil(gateway: string, until: number, info?: BlockInfo): Promise<void> {
+    if (!Number.isFinite(until)) return;
+    const text = storedInfo(info);
+    // Lua reads numbers as doubles: anything past 2^53 is cut to the 24 h bound by the script anyway.
+    await this.run.blockUntil(gateway, Math.round(Math.min(until, Number.MAX_SAFE_INTEGER)), text.reason, text.origin, text.message ?? '');
+  }
+
+  async clearBlock(gateway: string): Promise<boolean> {
+    return Number(await this.run.clearBlock(gateway)) === 1;
   }
 
   async count(scope: string, counter: string, by = 1): Promise<void> {
@@ -128,20 +136,26 @@ export class RedisStore implements Store {
 
   async gatewayState(gateway: Gateway): Promise<GatewayState> {
     const max = Number.isFinite(gateway.limit) ? gateway.limit + 1 : 0;
-    const [now, used, times, waiters, blocked, counterList] = (await this.run.gatewayState(gateway.name, effectiveWindow(gateway), max)) as [
+    const [now, used, times, waiters, blocked, counterList, info] = (await this.run.gatewayState(gateway.name, effectiveWindow(gateway), max)) as [
       number,
       number,
       string[],
       number[],
       number,
       string[],
+      string[],
     ];
+    const block = activeBlock(
+      { until: Number(blocked), setAt: info[0] ? Number(info[0]) : undefined, reason: info[1], origin: info[2], message: info[3] },
+      Number(now),
+    );
     return {
       now: Number(now),
       used: Number(used),
       times: times.map(Number),
       waiters: Object.fromEntries(priorities.map((p, i) => [p, Number(waiters[i] ?? 0)])) as GatewayState['waiters'],
-      blockedUntil: Number(blocked),
+      blockedUntil: block?.until ?? 0,
+      ...(block ? { block } : {}),
       counters: pairs(counterList),
     };
   }

@@ -8,9 +8,16 @@ import { UnavailableError } from '../errors.js';
 import { decide, effectiveWindow } from '../limiter/admission.js';
 import type { Gateway } from '../limiter/gateways.js';
 import { priorities } from '../priority.js';
-import type { AdmitRequest, AdmitResult, CacheEntry, GatewayState, RunRecord, Store } from './types.js';
+import type { AdmitRequest, AdmitResult, BlockInfo, CacheEntry, GatewayState, RunRecord, Store } from './types.js';
+import { activeBlock, blockEnd, legacyOrigin, storedInfo, type StoredBlock } from './blocks.js';
+import { maxBlockMs } from '../limiter/backoff.js';
+import { currentBoot, monotonicMs, timeline } from './clock.js';
 
-const schemaVersion = 1;
+// 2: blocks say who set them and why (reason, origin, message, set_at); the clock is anchored on the
+// monotonic clock (meta clock_boot, clock_mono, clock_base). A version 1 store is upgraded in place,
+// and the upgrade is idempotent: an older claw that sets user_version back to 1 is harmless.
+const schemaVersion = 2;
+const blockColumns: [string, string][] = [['reason', 'text'], ['origin', 'text'], ['message', 'text'], ['set_at', 'integer']];
 const schema = `
 create table if not exists meta (key text primary key, value integer not null);
 create table if not exists admissions (id text primary key, gateway text not null, at integer not null, priority integer not null);
@@ -114,6 +121,8 @@ export class SqliteStore implements Store {
     if (this.db.pragma('journal_mode', { simple: true }) !== 'wal') this.db.pragma('journal_mode = WAL');
     this.db.transaction(() => {
       this.db.exec(schema);
+      const columns = new Set((this.db.prepare(`select name from pragma_table_info('blocks')`).all() as { name: string }[]).map((c) => c.name));
+      for (const [name, type] of blockColumns) if (!columns.has(name)) this.db.exec(`alter table blocks add column ${name} ${type}`);
       this.db.pragma(`user_version = ${schemaVersion}`);
     }).immediate();
   }
@@ -148,20 +157,40 @@ export class SqliteStore implements Store {
     }
   }
 
-  /** max(local clock, highest time ever stored): a clock stepping back mints no capacity. */
+  /** The store's timeline (see clock.ts): anchored once per boot, then the monotonic clock. */
+  private timeline() {
+    const rows = this.stmt(`select key, value from meta where key in ('clock_high', 'clock_boot', 'clock_mono', 'clock_base')`).all() as {
+      key: string;
+      value: number;
+    }[];
+    const m = Object.fromEntries(rows.map((r) => [r.key, r.value])) as Record<string, number | undefined>;
+    return timeline(
+      { ...(m.clock_high !== undefined ? { high: m.clock_high } : {}), anchor: { boot: m.clock_boot, mono: m.clock_mono, base: m.clock_base } },
+      { wall: this.clock(), mono: monotonicMs(), boot: currentBoot() },
+    );
+  }
+
+  /** The store clock inside a write: saves a new anchor when one is needed, and the high mark. */
   private advanceClock(): number {
-    const row = this.stmt(`select value from meta where key = 'clock_high'`).get() as { value: number } | undefined;
-    const now = Math.max(this.clock(), row?.value ?? 0);
-    if (!row || now > row.value) {
-      this.stmt(`insert into meta (key, value) values ('clock_high', ?) on conflict (key) do update set value = excluded.value`).run(now);
+    const { now, anchor } = this.timeline();
+    const set = this.stmt(`insert into meta (key, value) values (?, ?) on conflict (key) do update set value = excluded.value`);
+    if (anchor) {
+      set.run('clock_boot', anchor.boot);
+      set.run('clock_mono', anchor.mono);
+      set.run('clock_base', anchor.base);
+      // A new timeline (first use, a reboot, an old store's absurd clock): nothing stored may lie in
+      // its future, or it would hold a slot or a lease for longer than it should.
+      this.stmt(`update admissions set at = ? where at > ?`).run(now, now);
+      this.stmt(`update waiters set lease_until = ? where lease_until > ?`).run(now, now + 60_000);
+      this.stmt(`update leases set expires_at = ? where expires_at > ?`).run(now + maxBlockMs, now + maxBlockMs);
     }
+    set.run('clock_high', now);
     return now;
   }
 
-  /** Reading the clock needs no write: only a transaction that changes state advances the mark. */
+  /** Reading the clock needs no write. */
   private readNow(): number {
-    const row = this.stmt(`select value from meta where key = 'clock_high'`).get() as { value: number } | undefined;
-    return Math.max(this.clock(), row?.value ?? 0);
+    return this.timeline().now;
   }
 
   async now(): Promise<number> {
@@ -184,6 +213,8 @@ export class SqliteStore implements Store {
         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, this.holdMs);
       }
       this.stmt(`delete from admissions where gateway = ? and at <= ?`).run(gateway.name, now - effectiveWindow(gateway));
+      // A stamp in the future (written by an older claw on another timeline) counts as made now.
+      this.stmt(`update admissions set at = ? where gateway = ? and at > ?`).run(now, gateway.name, now);
       this.stmt(`delete from waiters where lease_until < ?`).run(now);
       // The waiter id is the admission id: asking again after an admission finds it, not a second one.
       if (this.stmt(`select 1 from admissions where id = ?`).get(waiterId)) return { admitted: true, admissionId: waiterId, now };
@@ -194,11 +225,17 @@ export class SqliteStore implements Store {
               .get(gateway.name, waiterId, priority, priority, mine.seq)
           : this.stmt(`select count(*) n from waiters where gateway = ? and priority <= ?`).get(gateway.name, priority)
       ) as { n: number };
-      const block = this.stmt(`select until from blocks where gateway = ?`).get(gateway.name) as { until: number } | undefined;
+      const block = this.stmt(`select until, set_at setAt from blocks where gateway = ?`).get(gateway.name) as StoredBlock | undefined;
+      if (block && (block.setAt === null || block.setAt === undefined)) {
+        // A block from an older claw: give it a start, so it ends by itself (see blockEnd).
+        block.until = blockEnd(block, now);
+        block.setAt = now;
+        this.stmt(`update blocks set until = ?, set_at = ?, reason = 'rate_limited', origin = ? where gateway = ?`).run(block.until, now, legacyOrigin, gateway.name);
+      }
       const decision = decide(gateway, priority, now, {
         times: this.windowTimes(gateway, now),
         ahead: ahead.n,
-        blockedUntil: block?.until ?? 0,
+        blockedUntil: block ? blockEnd(block, now) : 0,
       });
       if (decision.admit) {
         const admissionId = waiterId;
@@ -228,12 +265,28 @@ export class SqliteStore implements Store {
     this.write(() => this.stmt(`delete from waiters where id = ?`).run(waiterId));
   }
 
-  async blockUntil(gateway: string, until: number): Promise<void> {
-    this.write(() =>
-      this.db
-        .prepare(`insert into blocks (gateway, until) values (?, ?) on conflict (gateway) do update set until = max(until, excluded.until)`)
-        .run(gateway, until),
-    );
+  async blockUntil(gateway: string, until: number, info?: BlockInfo): Promise<void> {
+    if (!Number.isFinite(until)) return;
+    const text = storedInfo(info);
+    this.write((now) => {
+      const end = Math.round(Math.min(until, now + maxBlockMs));
+      const current = this.stmt(`select until, set_at setAt from blocks where gateway = ?`).get(gateway) as StoredBlock | undefined;
+      // Only ever later: a shorter Retry-After seen meanwhile does not cut a longer block short.
+      if (end <= now || (current && blockEnd(current, now) >= end)) return;
+      this.stmt(
+        `insert into blocks (gateway, until, reason, origin, message, set_at) values (?, ?, ?, ?, ?, ?)
+         on conflict (gateway) do update set until = excluded.until, reason = excluded.reason, origin = excluded.origin,
+           message = excluded.message, set_at = excluded.set_at`,
+      ).run(gateway, end, text.reason, text.origin, text.message, now);
+    });
+  }
+
+  async clearBlock(gateway: string): Promise<boolean> {
+    return this.write((now) => {
+      const current = this.stmt(`select until, set_at setAt from blocks where gateway = ?`).get(gateway) as StoredBlock | undefined;
+      this.stmt(`delete from blocks where gateway = ?`).run(gateway);
+      return current !== undefined && blockEnd(current, now) > now;
+    });
   }
 
   private bump(scope: string, name: string, by: number): void {
@@ -255,9 +308,10 @@ export class SqliteStore implements Store {
         .all(gateway.name, now) as { priority: number; n: number }[];
       for (const row of rows) waiters[priorities[row.priority - 1]!] = row.n;
       const counters = this.countersOf(gateway.name);
-      const block = this.stmt(`select until from blocks where gateway = ?`).get(gateway.name) as { until: number } | undefined;
+      const stored = this.stmt(`select until, set_at setAt, reason, origin, message from blocks where gateway = ?`).get(gateway.name) as StoredBlock | undefined;
+      const block = activeBlock(stored, now);
       const used = (this.stmt(`select count(*) n from admissions where gateway = ? and at > ?`).get(gateway.name, now - effectiveWindow(gateway)) as { n: number }).n;
-      return { now, used, times: this.windowTimes(gateway, now), waiters, blockedUntil: block?.until ?? 0, counters };
+      return { now, used, times: this.windowTimes(gateway, now), waiters, blockedUntil: block?.until ?? 0, ...(block ? { block } : {}), counters };
     });
   }
 

@@ -21,6 +21,28 @@ export type AdmitResult =
 
 export type CounterName = 'admitted' | 'fallbacks' | 'dropped' | 'rateLimited' | 'retries' | 'cacheHits' | 'cacheMisses' | 'cacheStale';
 
+export type BlockReason = 'rate_limited' | 'quota';
+
+/** Who set a block and why: shown by `claw status`, never holding a secret. */
+export interface BlockInfo {
+  reason: BlockReason;
+  /** Who saw it, e.g. "429 from nvidia via claw call (pid 123, host h)". */
+  origin: string;
+  /** A short upstream reason, secrets removed. */
+  message?: string;
+}
+
+export interface GatewayBlock {
+  until: number;
+  reason: string;
+  origin: string;
+  message?: string;
+  setAt: number;
+}
+
+/** Stored text is cut to this many characters. */
+export const blockTextMax = 200;
+
 export interface GatewayState {
   now: number;
   /** Admissions inside the effective window. */
@@ -28,7 +50,10 @@ export interface GatewayState {
   /** The oldest admission times inside the effective window (up to limit + 1), ascending. */
   times: number[];
   waiters: Record<PriorityName, number>;
+  /** When the gateway's block ends (store clock); 0 when it is not blocked. */
   blockedUntil: number;
+  /** The block in force, if any. */
+  block?: GatewayBlock;
   counters: Record<string, number>;
 }
 
@@ -54,14 +79,20 @@ export interface Store {
   readonly location: string;
   /** Set when this is a fallback: why, and what that means for the limit. */
   readonly note?: string;
-  /** The store's clock: never goes backwards, whatever the local clock does. */
+  /** The store's clock: never goes backwards and never stands still, whatever the local clock does. */
   now(): Promise<number>;
   admit(request: AdmitRequest): Promise<AdmitResult>;
   /** Restarts an admission's window at the moment its request is actually sent. */
   markSent(gateway: Gateway, admissionId: string): Promise<void>;
   leaveQueue(gateway: string, waiterId: string): Promise<void>;
-  /** Every process backs off from this gateway until `until` (from an upstream 429). */
-  blockUntil(gateway: string, until: number): Promise<void>;
+  /**
+   * Every process backs off from this gateway until `until` (store clock; from an upstream 429 or a
+   * quota). Only ever moves a block later; clamped to at most `maxBlockMs` (24 h) from now, and a
+   * non-finite `until` is ignored.
+   */
+  blockUntil(gateway: string, until: number, info?: BlockInfo): Promise<void>;
+  /** Removes the gateway's block; true when one was in force. */
+  clearBlock(gateway: string): Promise<boolean>;
   count(scope: string, counter: CounterName | string, by?: number): Promise<void>;
   gatewayState(gateway: Gateway): Promise<GatewayState>;
   counters(scope: string): Promise<Record<string, number>>;

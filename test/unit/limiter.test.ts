@@ -6,6 +6,8 @@ import { waitQuantile } from '../../src/limiter/report';
 import { parseDuration } from '../../src/duration';
 import { parsePriority } from '../../src/priority';
 import { configProblem } from '../../src/config/config';
+import { maxTime, timeline } from '../../src/store/clock';
+import { activeBlock, blockEnd, storedInfo } from '../../src/store/blocks';
 
 const t = toGateway('t', { limit: 5, window: '10s', margin: 0 });
 
@@ -78,17 +80,31 @@ describe('parsing', () => {
   });
 
   it('Retry-After as seconds or an HTTP date', () => {
-    expect(parseRetryAfter('3', 0)).toBe(3000);
-    expect(parseRetryAfter(new Date(10_000).toUTCString(), 4000)).toBe(6000);
-    expect(parseRetryAfter('soon', 0)).toBeUndefined();
+    expect(parseRetryAfter('3', 0)).toEqual({ ms: 3000, askedMs: 3000 });
+    expect(parseRetryAfter(new Date(10_000).toUTCString(), 4000)).toEqual({ ms: 6000, askedMs: 6000 });
+    for (const bad of ['soon', '-5', '5 s', '1e3', '0x10', 'Infinity', '']) expect(parseRetryAfter(bad, 0)).toBeUndefined();
   });
 
-  it('backoff is exponential with full jitter, capped, with Retry-After as a floor', () => {
+  it('Retry-After is always finite and within the ceiling: huge seconds, 2099, the past', () => {
+    const now = Date.parse('2026-08-21T10:00:00Z');
+    expect(parseRetryAfter('99999999999999999999', now)).toEqual({ ms: 600_000, askedMs: 1e23 });
+    expect(parseRetryAfter('9'.repeat(400), now)).toEqual({ ms: 600_000, askedMs: Infinity });
+    expect(parseRetryAfter('86400', now)).toEqual({ ms: 600_000, askedMs: 86_400_000 });
+    expect(parseRetryAfter('Thu, 01 Jan 2099 00:00:00 GMT', now)!.ms).toBe(600_000);
+    expect(parseRetryAfter('Thu, 01 Jan 1970 00:00:00 GMT', now)).toEqual({ ms: 0, askedMs: 0 });
+    expect(parseRetryAfter('86400', now, 30_000)!.ms).toBe(30_000);
+    // No ceiling lets a block past 24 h.
+    expect(parseRetryAfter('86401', now, Infinity)!.ms).toBe(86_400_000);
+  });
+
+  it('backoff is exponential with full jitter, capped, with a floor that never passes the cap', () => {
     const policy = { retries: 3, baseMs: 1000, capMs: 60_000 };
     expect(backoffDelay(policy, 0, 0, () => 0.999)).toBe(999);
     expect(backoffDelay(policy, 3, 0, () => 0.5)).toBe(4000);
     expect(backoffDelay(policy, 10, 0, () => 1)).toBe(60_000);
     expect(backoffDelay(policy, 0, 5000, () => 0.1)).toBe(5000);
+    expect(backoffDelay(policy, 0, 86_400_000, () => 0.1)).toBe(60_000);
+    expect(backoffDelay(policy, 5000, 0, () => 1)).toBe(60_000);
   });
 
   it('wait quantiles come from the histogram buckets', () => {
@@ -98,11 +114,56 @@ describe('parsing', () => {
   });
 });
 
+describe('the SQLite store clock (one timeline per boot, on the monotonic clock)', () => {
+  const boot = 7;
+  it('anchors once on the wall clock and the high mark, then follows only the monotonic clock', () => {
+    const first = timeline({}, { wall: 1_000_000, mono: 50, boot });
+    expect(first).toEqual({ now: 1_000_000, anchor: { boot, mono: 50, base: 1_000_000 } });
+    const anchor = first.anchor!;
+    // Any wall clock, a day ahead or behind or absurd, reads the same timeline.
+    for (const wall of [1_000_000 + 86_400_000, 1_000_000 - 86_400_000, 1e20, -1e20, NaN]) {
+      expect(timeline({ high: 1_000_000, anchor }, { wall, mono: 3050, boot })).toEqual({ now: 1_003_000 });
+    }
+    // A high mark ahead of the timeline (an older claw ahead) does not freeze it.
+    expect(timeline({ high: 9e12, anchor }, { wall: 0, mono: 3050, boot })).toEqual({ now: 1_003_000 });
+  });
+
+  it('a new boot or a monotonic clock that went back re-anchors at max(wall, high); an absurd mark is dropped', () => {
+    const anchor = { boot, mono: 5000, base: 2_000_000 };
+    expect(timeline({ high: 2_500_000, anchor }, { wall: 1_000_000, mono: 10, boot: 8 })).toEqual({ now: 2_500_000, anchor: { boot: 8, mono: 10, base: 2_500_000 } });
+    expect(timeline({ high: 2_500_000, anchor }, { wall: 3_000_000, mono: 10, boot })).toMatchObject({ now: 3_000_000 });
+    expect(timeline({ high: 1e20 }, { wall: 3_000_000, mono: 10, boot })).toMatchObject({ now: 3_000_000 });
+    expect(timeline({}, { wall: 1e20, mono: 10, boot }).now).toBe(maxTime);
+    expect(timeline({}, { wall: NaN, mono: 10, boot }).now).toBe(0);
+  });
+});
+
+describe('blocks', () => {
+  const now = 1_000_000_000;
+  it('end at most 24 h after they were set; one with no start (an older claw) at most 10 min from now; junk is no block', () => {
+    expect(blockEnd({ until: now + 5000, setAt: now }, now)).toBe(now + 5000);
+    expect(blockEnd({ until: 1e23, setAt: now - 1000 }, now)).toBe(now - 1000 + 86_400_000);
+    expect(blockEnd({ until: 1e23, setAt: null }, now)).toBe(now + 600_000);
+    expect(blockEnd({ until: 1e23, setAt: 1e20 }, now)).toBe(now + 600_000);
+    for (const until of [NaN, 'abc', null, -5, Infinity - Infinity]) expect(blockEnd({ until, setAt: now }, now)).toBe(0);
+    expect(activeBlock({ until: now + 10, setAt: now, origin: '', reason: '' }, now)).toEqual({ until: now + 10, setAt: now, reason: 'rate_limited', origin: 'set by an older claw (no origin recorded)' });
+    expect(activeBlock({ until: now - 1, setAt: now }, now)).toBeUndefined();
+  });
+
+  it('store one short line of text, whatever the upstream sent', () => {
+    expect(storedInfo({ reason: 'quota', origin: 'a\n\tb', message: 'x'.repeat(500) })).toEqual({ reason: 'quota', origin: 'a b', message: `${'x'.repeat(199)}…` });
+    expect(storedInfo(undefined)).toEqual({ reason: 'rate_limited', origin: 'not recorded', message: null });
+  });
+});
+
 describe('config validation', () => {
   it('names the key and the reason', () => {
     expect(configProblem({ gateways: { t: { limit: -5 } } })).toMatch(/^gateways\.t: "limit" must be a whole number/);
     expect(configProblem({ gateways: { t: { limit: 5, burst: 6 } } })).toMatch(/"burst" \(6\) cannot exceed "limit" \(5\)/);
     expect(configProblem({ gatways: {} })).toMatch(/unknown key "gatways"/);
+    expect(configProblem({ gateways: { t: { maxRetryAfter: '2d' } } })).toMatch(/^gateways\.t: "maxRetryAfter" must be a duration up to 24h/);
+    expect(configProblem({ gateways: { t: { maxRetryAfter: '25h' } } })).toMatch(/"maxRetryAfter"/);
+    expect(configProblem({ gateways: { t: { maxRetryAfter: '30s' } } })).toBeUndefined();
     expect(configProblem({ cache: { ttl: { workboard: 'later' } } })).toMatch(/cache\.ttl\.workboard/);
     expect(configProblem({ gateways: { t: { limit: 5, window: '2s', baseUrl: 'http://127.0.0.1:1/v1', apiKeyEnv: 'T_KEY' } } })).toBeUndefined();
   });
