@@ -1,4 +1,5 @@
 // Runs an external program with a timeout that kills it and everything it started.
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 // Required on first use: a heartbeat with a warm cache starts no process, and loading
@@ -25,7 +26,8 @@ export interface RunProcessOptions {
   /** After TERM, wait this long before KILL. */
   killGraceMs?: number;
   maxOutputBytes?: number;
-  onSpawn?: () => void;
+  /** Called once the program runs, with its pid (also its process group id). */
+  onSpawn?: (pid: number) => void;
 }
 
 export function runProcess(argv: string[], options: RunProcessOptions): Promise<ProcessResult> {
@@ -56,7 +58,7 @@ export function runProcess(argv: string[], options: RunProcessOptions): Promise<
       killGroup('SIGTERM');
       killTimer = setTimeout(() => killGroup('SIGKILL'), options.killGraceMs ?? 2000);
     }, options.timeoutMs);
-    child.once('spawn', () => options.onSpawn?.());
+    child.once('spawn', () => options.onSpawn?.(child.pid!));
     child.once('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       resolve({ code: null, signal: null, stdout, stderr, timedOut: false, spawnError: err });
@@ -69,6 +71,59 @@ export function runProcess(argv: string[], options: RunProcessOptions): Promise<
       resolve({ code, signal, stdout, stderr, timedOut });
     });
   });
+}
+
+/** Whether any process of the group is still running (on Linux, zombies nobody reaped do not count). */
+export function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return true; // no /proc: the signal is all there is to go by
+  }
+  for (const name of entries) {
+    if (!/^\d+$/.test(name)) continue;
+    const fields = statFields(Number(name));
+    if (fields && fields[2] === String(pgid) && fields[0] !== 'Z') return true;
+  }
+  return false;
+}
+
+/** /proc/<pid>/stat from the state on (field 3), or undefined. */
+function statFields(pid: number): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * When the process started, as Linux counts it (/proc/<pid>/stat, field 22), so a pid reused by
+ * another program is not taken for the one recorded. Undefined where there is no /proc or no such pid.
+ */
+export function processStartMark(pid: number): string | undefined {
+  return statFields(pid)?.[19];
+}
+
+/** TERM the whole group, then KILL what is left after `graceMs`. */
+export async function endGroup(pgid: number, graceMs: number, sleep: (ms: number) => Promise<void>): Promise<void> {
+  const signal = (name: NodeJS.Signals) => {
+    try {
+      process.kill(-pgid, name);
+    } catch {
+      // already gone
+    }
+  };
+  signal('SIGTERM');
+  for (let waited = 0; waited < graceMs && groupAlive(pgid); waited += 100) await sleep(100);
+  if (groupAlive(pgid)) signal('SIGKILL');
 }
 
 export function describeFailure(name: string, result: ProcessResult, timeoutMs: number): string {

@@ -62,7 +62,7 @@ export function formatStatus(doc: StatusDocument, now: number): string {
   else {
     out.push(
       ...table(
-        ['AGENT', 'SCHEDULE', 'LAST RUN', 'OUTCOME', 'NEXT RUN', 'HEALTH', 'PENDING', 'STALLED', 'PAUSED'],
+        ['AGENT', 'SCHEDULE', 'LAST RUN', 'OUTCOME', 'NEXT RUN', 'HEALTH', 'PENDING', 'STALLED', 'PAUSED', 'UNSENT'],
         doc.agents.map((a) => [
           a.agent,
           `${a.schedule} ${a.tz}`,
@@ -73,9 +73,13 @@ export function formatStatus(doc: StatusDocument, now: number): string {
           String(a.pending),
           String(a.stalled),
           String(a.paused),
+          String(a.unsent.length),
         ]),
       ),
     );
+    for (const a of doc.agents) {
+      for (const u of a.unsent) out.push(`unsent escalation ${a.agent} ${u.condition}: ${u.error ?? 'not sent'}${u.attempts ? ` (${u.attempts} attempt(s))` : ''}`);
+    }
   }
   out.push('');
   const c = doc.cache;

@@ -21,6 +21,8 @@ export interface AgentHealth {
   paused: number;
   /** Longest time an in-progress task has gone without progress, past stallAfter. */
   stagnationSeconds: number;
+  /** Escalations that reached no one yet: a notify that failed (retried on later runs, up to a bound) or no notify template. */
+  unsent: { condition: string; since: string; attempts: number; error?: string; message?: string }[];
 }
 
 /** A run may start this long after its tick (splay, slow start) before the agent counts as late. */
@@ -66,6 +68,15 @@ export async function agentHealth(store: Store, agents: AgentSpec[], now: number
         stalled: stalled.length,
         paused: tasks.filter((t) => t.paused).length,
         stagnationSeconds: Math.max(0, ...stalled.map((t) => Math.round((now - (t.stallMark ?? now)) / 1000))),
+        unsent: Object.entries(memory.notified ?? {})
+          .filter(([, e]) => e.sent === false)
+          .map(([condition, e]) => ({
+            condition,
+            since: new Date(e.at).toISOString(),
+            attempts: e.attempts ?? 0,
+            ...(e.error ? { error: e.error } : {}),
+            ...(e.message ? { message: e.message } : {}),
+          })),
       };
     }),
   );
