@@ -118,6 +118,7 @@ export function formatPrometheus(doc: StatusDocument): string {
   );
   metric('claw_agent_last_run_timestamp_seconds', 'When the last heartbeat of the agent started', 'gauge', doc.agents.filter((a) => a.lastRun).map((a) => [agent(a), Math.round(Date.parse(a.lastRun!.startedAt) / 1000)]));
   metric('claw_agent_paused_tasks', 'Tasks paused after maxRounds', 'gauge', doc.agents.map((a) => [agent(a), a.paused]));
+  metric('claw_agent_unsent_escalations', 'Escalations that reached no one yet (failed notify or no template)', 'gauge', doc.agents.map((a) => [agent(a), a.unsent.length]));
   const limited = doc.gateways.filter((g) => g.limited);
   metric('claw_gateway_limit', 'Requests admitted per rolling window', 'gauge', limited.map((g) => [{ gateway: g.name }, g.limit!]));
   metric('claw_gateway_window_seconds', 'The rolling window', 'gauge', limited.map((g) => [{ gateway: g.name }, g.windowMs! / 1000]));

@@ -3,7 +3,7 @@ import { ticksNear, type ScheduleBook } from './schedule-book.js';
 import type { AgentSpec } from '../config/roster.js';
 import type { RunRecord, Store } from '../store/types.js';
 import type { AgentMemory } from './evaluate.js';
-import { memoryKey, runLockName } from './keys.js';
+import { dispatchKey, memoryKey, runLockName } from './keys.js';
 
 export type Health = 'ok' | 'late' | 'running' | 'failing';
 
@@ -44,7 +44,8 @@ export async function agentHealth(store: Store, agents: AgentSpec[], now: number
       const tasks = Object.values(memory.tasks);
       const stalled = tasks.filter((t) => t.stall);
       const { next, mustHaveRun } = await scheduleTicks(agent, now, book);
-      const running = (await store.leaseHolder(runLockName(agent.id))) !== undefined;
+      // Its lock is held, or a dispatch its run left behind (a heartbeat killed mid-dispatch) is recorded.
+      const running = (await store.leaseHolder(runLockName(agent.id))) !== undefined || Boolean(await store.stateGet(dispatchKey(agent.id)));
       let health: Health = 'ok';
       if (running) health = 'running';
       else if (last?.outcome === 'failed') health = 'failing';

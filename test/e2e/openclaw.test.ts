@@ -115,6 +115,8 @@ describe.each(stores)("openclaw's own words (%s store)", (store) => {
     ]);
     expect((await runClaw(['status'], f.env)).stdout).toMatch(/^unsent escalation coo paused:docs:TODO\.md#a-task-nobody-claims: openclaw exited 1: Channel is unavailable: feishu \(1 attempt\(s\)\)$/m);
 
+    expect((await runClaw(['status', '--prometheus'], f.env)).stdout).toMatch(/^claw_agent_unsent_escalations\{agent_name="coo"\} 1$/m);
+
     const second = await run();
     expect(second.notifications.map((n: any) => [n.sent, n.attempt])).toEqual([[false, 2]]);
     expect(f.calls(isNotify)).toHaveLength(2);
@@ -220,8 +222,9 @@ describe.each(stores)('one dispatch per agent (%s store)', (store) => {
       expect(second.outcome).toBe('skipped');
       expect(second.error).toMatch(new RegExp(`^the dispatch of an earlier run \\(pid ${leader}, started \\S+ ago\\) is still running; it is killed at its timeout in \\S+$`));
       expect(f.calls(isDispatch)).toHaveLength(1);
-      // The killed run recorded nothing; the skipped one is no run of its own in status.
-      expect((await statusJson(f.env)).agents[0].lastRun).toBeNull();
+      // The killed run recorded nothing and the skipped one is no run of its own; the orphan shows as running.
+      const status = (await statusJson(f.env)).agents[0];
+      expect([status.lastRun, status.health]).toEqual([null, 'running']);
 
       // Past the orphan's deadline, the next run kills its whole group, then dispatches (and that one times out in its turn).
       await waitFor(() => Date.now() > f.calls(isDispatch)[0]!.at + 6500, 20_000);
