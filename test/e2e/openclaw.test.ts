@@ -1,6 +1,7 @@
 // The heartbeat against a fake `openclaw` that prints what the real one prints (failures included):
 // failure reasons, cache keys per query, archived dependencies, progress, escalation retries,
 // timeouts, stale sources in poll, dispatches that never start, one dispatch per agent.
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,11 +24,13 @@ const alive = (pid: number) => {
 
 describe.each(stores)("openclaw's own words (%s store)", (store) => {
   it("a failing source or dispatch reports openclaw's reason, never its last advice line", async () => {
+    // The fake runs on the first `node` on PATH, as the real one does (its shebang is `#!/usr/bin/env node`).
+    const pathNode = execFileSync('node', ['-p', 'process.versions.node'], { encoding: 'utf8' }).trim();
     const sourceCases: [string, (home: string) => string][] = [
       ['broken-db', () => 'openclaw exited 1: file is not a database'],
       ['invalid-config', (home) => `openclaw exited 1: Invalid config at ${home}/.openclaw/openclaw.json: - <root>: JSON5 parse failed: SyntaxError: JSON5: invalid character 'i' at 1:21`],
       ['plugin-disabled', () => 'openclaw exited 1: The `openclaw workboard` command is unavailable because `plugins.entries.workboard.enabled=false`. Re-enable that entry if you want the bundled plugin command surface.'],
-      ['old-node', () => `openclaw exited 1: openclaw: Node ${process.versions.node}: node:sqlite is unavailable; use 24.16+/26.1+ or a build with the fix.`],
+      ['old-node', () => `openclaw exited 1: openclaw: Node ${pathNode}: node:sqlite is unavailable; use 24.16+/26.1+ or a build with the fix.`],
     ];
     for (const [mode, expected] of sourceCases) {
       const f = fleet({ store, agents: ['coo'], env: { FAKE_OPENCLAW_FAIL: mode } });
