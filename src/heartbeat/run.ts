@@ -431,6 +431,7 @@ async function escalate(agent: AgentSpec, deps: HeartbeatDeps, report: Heartbeat
     const ok = !result.spawnError && !result.timedOut && result.code === 0;
     const error = ok ? undefined : describeFailure(agent.notify[0]!, result, 60_000);
     notified[condition] = { ...first, sent: ok, attempts: attempts + 1, ...(error ? { error, message } : {}) };
-    report.notifications.push({ condition, sent: ok, attempt: attempts + 1, ...(error ? { error: attempts + 1 < maxNotifyAttempts ? `${error} (tried ${attempts + 1} of ${maxNotifyAttempts} times; tried again next run)` : `${error} (tried ${maxNotifyAttempts} times; given up)` } : {}) });
+    const next = attempts + 1 < maxNotifyAttempts ? 'tried again on the next run' : 'given up';
+    report.notifications.push({ condition, sent: ok, attempt: attempts + 1, ...(error ? { error: `${error} (attempt ${attempts + 1} of ${maxNotifyAttempts}; ${next})` } : {}) });
   }
 }

@@ -110,7 +110,7 @@ describe.each(stores)("openclaw's own words (%s store)", (store) => {
     const run = async (env = f.env) => JSON.parse((await runClaw(heartbeat('coo', '--json'), env)).stdout);
     const first = await run();
     expect(first.notifications).toEqual([
-      { condition: 'paused:docs:TODO.md#a-task-nobody-claims', sent: false, attempt: 1, error: 'openclaw exited 1: Channel is unavailable: feishu (tried 1 of 5 times; tried again next run)' },
+      { condition: 'paused:docs:TODO.md#a-task-nobody-claims', sent: false, attempt: 1, error: 'openclaw exited 1: Channel is unavailable: feishu (attempt 1 of 5; tried again on the next run)' },
     ]);
     let coo = (await statusJson(f.env)).agents[0];
     expect(coo.unsent).toEqual([
@@ -145,7 +145,7 @@ describe.each(stores)("openclaw's own words (%s store)", (store) => {
     }
     expect(f.calls(isNotify)).toHaveLength(5);
     // Without --json, the reason comes from the `[openclaw] Reason:` line.
-    expect(errors.at(-1)).toBe('openclaw exited 1: Channel is unavailable: feishu (tried 5 times; given up)');
+    expect(errors.at(-1)).toBe('openclaw exited 1: Channel is unavailable: feishu (attempt 5 of 5; given up)');
     const coo = (await statusJson(f.env)).agents[0];
     expect(coo.unsent.map((u: any) => u.attempts)).toEqual([5]);
   });
