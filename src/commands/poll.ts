@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { Context } from '../cli.js';
 import { openCommandStore } from './store.js';
 import { sleep } from '../io.js';
+import { formatDuration } from '../duration.js';
 import { stateDirOption } from './options.js';
 import { heartbeatsDirOption } from './roster-options.js';
 
@@ -42,9 +43,15 @@ export function registerPoll(program: Command, ctx: Context): void {
           if (r.warning) ctx.io.stderr.write(`claw: warning: ${r.warning}\n`);
         }
         const width = Math.max(5, ...report.agents.map((a) => a.agent.length));
-        ctx.io.stdout.write(`${'AGENT'.padEnd(width)}  CLAIMABLE  BLOCKED  IN PROGRESS  PAUSED\n`);
+        // Sources that are not ok, by name ("multica stale 12m"); the reasons are on stderr above.
+        const sourcesOf = (a: (typeof report.agents)[number]) =>
+          Object.entries(a.sources)
+            .filter(([, state]) => state === 'stale' || state === 'unavailable')
+            .map(([source, state]) => `${source} ${state}${state === 'stale' ? ` ${formatDuration((a.staleSeconds[source] ?? 0) * 1000)}` : ''}`)
+            .join(', ') || 'ok';
+        ctx.io.stdout.write(`${'AGENT'.padEnd(width)}  CLAIMABLE  BLOCKED  IN PROGRESS  PAUSED  SOURCES\n`);
         for (const a of report.agents) {
-          ctx.io.stdout.write(`${a.agent.padEnd(width)}  ${String(a.claimable).padEnd(9)}  ${String(a.blocked).padEnd(7)}  ${String(a.inProgress).padEnd(11)}  ${a.paused}\n`);
+          ctx.io.stdout.write(`${a.agent.padEnd(width)}  ${String(a.claimable).padEnd(9)}  ${String(a.blocked).padEnd(7)}  ${String(a.inProgress).padEnd(11)}  ${String(a.paused).padEnd(6)}  ${sourcesOf(a)}\n`);
         }
       } finally {
         await store.close();

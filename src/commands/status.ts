@@ -69,7 +69,7 @@ export function formatStatus(doc: StatusDocument, now: number): string {
   else {
     out.push(
       ...table(
-        ['AGENT', 'SCHEDULE', 'LAST RUN', 'OUTCOME', 'NEXT RUN', 'HEALTH', 'PENDING', 'STALLED', 'PAUSED'],
+        ['AGENT', 'SCHEDULE', 'LAST RUN', 'OUTCOME', 'NEXT RUN', 'HEALTH', 'PENDING', 'STALLED', 'PAUSED', 'UNSENT'],
         doc.agents.map((a) => [
           a.agent,
           `${a.schedule} ${a.tz}`,
@@ -80,9 +80,13 @@ export function formatStatus(doc: StatusDocument, now: number): string {
           String(a.pending),
           String(a.stalled),
           String(a.paused),
+          String(a.unsent.length),
         ]),
       ),
     );
+    for (const a of doc.agents) {
+      for (const u of a.unsent) out.push(`unsent escalation ${a.agent} ${u.condition}: ${u.error ?? 'not sent'}${u.attempts ? ` (${u.attempts} attempt(s))` : ''}`);
+    }
   }
   out.push('');
   const c = doc.cache;
@@ -121,6 +125,7 @@ export function formatPrometheus(doc: StatusDocument): string {
   );
   metric('claw_agent_last_run_timestamp_seconds', 'When the last heartbeat of the agent started', 'gauge', doc.agents.filter((a) => a.lastRun).map((a) => [agent(a), Math.round(Date.parse(a.lastRun!.startedAt) / 1000)]));
   metric('claw_agent_paused_tasks', 'Tasks paused after maxRounds', 'gauge', doc.agents.map((a) => [agent(a), a.paused]));
+  metric('claw_agent_unsent_escalations', 'Escalations that reached no one yet (failed notify or no template)', 'gauge', doc.agents.map((a) => [agent(a), a.unsent.length]));
   const limited = doc.gateways.filter((g) => g.limited);
   metric('claw_gateway_limit', 'Requests admitted per rolling window', 'gauge', limited.map((g) => [{ gateway: g.name }, g.limit!]));
   metric('claw_gateway_window_seconds', 'The rolling window', 'gauge', limited.map((g) => [{ gateway: g.name }, g.windowMs! / 1000]));

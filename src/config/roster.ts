@@ -42,7 +42,9 @@ const agentKeys = new Set([
 
 const agentIdPattern = /^[A-Za-z0-9_][\w.-]*$/;
 
-export const defaultDispatch = ['openclaw', 'agent', '--agent', '{agent}', '--session-key', 'claw-heartbeat', '--message', '{message}', '--json'];
+// openclaw's --timeout ({timeout}: claw's timeout less a margin) ends the turn before claw's own
+// timeout kills it; 11m leaves openclaw its default 600 s.
+export const defaultDispatch = ['openclaw', 'agent', '--agent', '{agent}', '--session-key', 'claw-heartbeat', '--message', '{message}', '--timeout', '{timeout}', '--json'];
 
 const builtinDefaults: Record<string, unknown> = {
   tz: 'UTC',
@@ -53,7 +55,7 @@ const builtinDefaults: Record<string, unknown> = {
   maxRounds: 50,
   warnAt: 0.8,
   splay: '60s',
-  timeout: '10m',
+  timeout: '11m',
   sourceTimeout: '60s',
 };
 

@@ -13,10 +13,22 @@ export interface TaskMemory {
   warned?: boolean;
 }
 
+export interface Escalation {
+  /** When the condition was first seen. */
+  at: number;
+  task?: string;
+  /** false while it has not reached anyone (a failed notify, or no notify template); absent in memory from before retries: sent. */
+  sent?: boolean;
+  /** Notify runs so far (retried on later runs up to a bound). */
+  attempts?: number;
+  error?: string;
+  message?: string;
+}
+
 export interface AgentMemory {
   tasks: Record<string, TaskMemory>;
-  /** Escalations already sent, by condition, so each is sent once; `task` lets them be forgotten with it. */
-  notified: Record<string, { at: number; task?: string }>;
+  /** Escalations by condition, so each is sent once; `task` lets them be forgotten with it. */
+  notified: Record<string, Escalation>;
 }
 
 export const emptyMemory = (): AgentMemory => ({ tasks: {}, notified: {} });

@@ -18,27 +18,36 @@ export interface GatherContext {
   sleep: (ms: number) => Promise<void>;
   /** Refresh shared sources even within their TTL (claw poll). */
   force?: boolean;
+  /** Values already fetched in this process, by cache key (claw poll reports what it refreshed, stale included). */
+  fetched?: Map<string, Promise<Cached<unknown>>>;
 }
 
 function leaseFor(agent: AgentSpec): number {
   return agent.sourceTimeoutMs * 2 + 5000;
 }
 
+/** The key names the query: every board's cards (no --board) are not the default board's. */
+export const cardsKey = (board: string | undefined): string => (board === undefined ? 'workboard:cards:all-boards' : `workboard:cards:board=${board}`);
+export const issuesKey = (workspaceId: string): string => `multica:issues:${workspaceId}`;
+export const multicaAgentsKey = (workspaceId: string): string => `multica:agents:${workspaceId}`;
+
 /** One shared source value through the shared cache (refreshed once for every process). */
 function shared<T>(ctx: GatherContext, key: string, category: string, leaseMs: number, refresh: () => Promise<T>, check: (value: unknown) => T): Promise<Cached<T>> {
+  const known = ctx.fetched?.get(key) as Promise<Cached<T>> | undefined;
+  if (known) return known;
   return cached(ctx.store, { key, category, policy: ctx.policy, leaseMs, owner: ctx.owner, refresh, check, sleep: ctx.sleep, ...(ctx.force ? { force: true } : {}) });
 }
 
 export function fetchIssues(ctx: GatherContext, workspaceId: string, timeoutMs: number, leaseMs: number): Promise<Cached<Checked<multica.MulticaIssue>>> {
-  return shared(ctx, `multica:issues:${workspaceId}`, 'multica', leaseMs, () => multica.listIssues(workspaceId, ctx.env, timeoutMs), cachedIssues);
+  return shared(ctx, issuesKey(workspaceId), 'multica', leaseMs, () => multica.listIssues(workspaceId, ctx.env, timeoutMs), cachedIssues);
 }
 
 export function fetchMulticaAgents(ctx: GatherContext, workspaceId: string, timeoutMs: number, leaseMs: number): Promise<Cached<Checked<multica.MulticaAgent>>> {
-  return shared(ctx, `multica:agents:${workspaceId}`, 'config', leaseMs, () => multica.listAgents(workspaceId, ctx.env, timeoutMs), cachedAgents);
+  return shared(ctx, multicaAgentsKey(workspaceId), 'config', leaseMs, () => multica.listAgents(workspaceId, ctx.env, timeoutMs), cachedAgents);
 }
 
 export function fetchCards(ctx: GatherContext, board: string | undefined, timeoutMs: number, leaseMs: number): Promise<Cached<Checked<workboard.WorkboardCard>>> {
-  return shared(ctx, `workboard:cards:${board ?? 'default'}`, 'workboard', leaseMs, () => workboard.listCards(board, ctx.env, timeoutMs), cachedCards);
+  return shared(ctx, cardsKey(board), 'workboard', leaseMs, () => workboard.listCards(board, ctx.env, timeoutMs), cachedCards);
 }
 
 /** Warnings for the records a source skipped, one bounded line per list. */
@@ -47,13 +56,13 @@ function warningsOf(named: [string, Checked<unknown>][]): { warnings?: string[] 
   return warnings.length > 0 ? { warnings } : {};
 }
 
-function stateOf(results: Cached<Checked<unknown>>[]): Pick<SourceReport, 'state' | 'detail'> {
+function stateOf(results: Cached<Checked<unknown>>[]): Pick<SourceReport, 'state' | 'detail' | 'ageMs'> {
   const stale = results.find((r) => r.from === 'stale');
-  if (stale) return { state: 'stale', detail: `refresh failed (${stale.error}); using data ${formatDuration(stale.ageMs)} old` };
+  if (stale) return { state: 'stale', detail: `refresh failed (${stale.error}); using data ${formatDuration(stale.ageMs)} old`, ageMs: stale.ageMs };
   const truncated = results.find((r) => r.value.truncated);
   if (truncated) return { state: 'degraded', detail: truncated.value.truncated! };
   const oldest = Math.max(...results.map((r) => r.ageMs));
-  return { state: 'ok', detail: oldest > 0 ? `cached ${formatDuration(oldest)} ago` : 'fetched now' };
+  return { state: 'ok', detail: oldest > 0 ? `cached ${formatDuration(oldest)} ago` : 'fetched now', ageMs: oldest };
 }
 
 async function guarded(source: SourceReport['source'], fn: () => Promise<SourceReport>): Promise<SourceReport> {

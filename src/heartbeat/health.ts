@@ -3,7 +3,7 @@ import { ticksNear, type ScheduleBook } from './schedule-book.js';
 import type { AgentSpec } from '../config/roster.js';
 import type { RunRecord, Store } from '../store/types.js';
 import type { AgentMemory } from './evaluate.js';
-import { memoryKey, runLockName } from './keys.js';
+import { dispatchKey, memoryKey, runLockName } from './keys.js';
 
 /** `new`: never run, and no tick has come due since claw first saw the agent in the roster. */
 export type Health = 'ok' | 'new' | 'late' | 'running' | 'failing';
@@ -25,6 +25,8 @@ export interface AgentHealth {
   paused: number;
   /** Longest time an in-progress task has gone without progress, past stallAfter. */
   stagnationSeconds: number;
+  /** Escalations that reached no one yet: a notify that failed (retried on later runs, up to a bound) or no notify template. */
+  unsent: { condition: string; since: string; attempts: number; error?: string; message?: string }[];
 }
 
 /** A run may start this long after its tick (splay, slow start) before the agent counts as late. */
@@ -52,7 +54,8 @@ export async function agentHealth(store: Store, agents: AgentSpec[], now: number
       const tasks = Object.values(memory.tasks);
       const stalled = tasks.filter((t) => t.stall);
       const { next, mustHaveRun } = await scheduleTicks(agent, now, book);
-      const running = (await store.leaseHolder(runLockName(agent.id))) !== undefined;
+      // Its lock is held, or a dispatch its run left behind (a heartbeat killed mid-dispatch) is recorded.
+      const running = (await store.leaseHolder(runLockName(agent.id))) !== undefined || Boolean(await store.stateGet(dispatchKey(agent.id)));
       let health: Health = 'ok';
       if (running) health = 'running';
       else if (last?.outcome === 'failed') health = 'failing';
@@ -77,6 +80,15 @@ export async function agentHealth(store: Store, agents: AgentSpec[], now: number
         stalled: stalled.length,
         paused: tasks.filter((t) => t.paused).length,
         stagnationSeconds: Math.max(0, ...stalled.map((t) => Math.round((now - (t.stallMark ?? now)) / 1000))),
+        unsent: Object.entries(memory.notified ?? {})
+          .filter(([, e]) => e.sent === false)
+          .map(([condition, e]) => ({
+            condition,
+            since: new Date(e.at).toISOString(),
+            attempts: e.attempts ?? 0,
+            ...(e.error ? { error: e.error } : {}),
+            ...(e.message ? { message: e.message } : {}),
+          })),
       };
     }),
   );

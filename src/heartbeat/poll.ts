@@ -4,19 +4,31 @@ import type { ClawConfig } from '../config/config.js';
 import type { AgentSpec, Roster } from '../config/roster.js';
 import type { Store } from '../store/types.js';
 import { emptyMemory, evaluate, type AgentMemory } from './evaluate.js';
-import { fetchCards, fetchIssues, fetchMulticaAgents, gatherAll, type GatherContext } from './gather.js';
+import { cardsKey, fetchCards, fetchIssues, fetchMulticaAgents, gatherAll, issuesKey, multicaAgentsKey, type GatherContext } from './gather.js';
 import { memoryKey } from './keys.js';
 import { leaseOwner } from '../lease.js';
 import { skippedWarning, type Checked } from '../sources/validate.js';
 
 export interface PollReport {
   refreshed: { key: string; state: 'fresh' | 'degraded' | 'stale' | 'unavailable'; detail?: string; items?: number; warning?: string }[];
-  agents: { agent: string; claimable: number; blocked: number; inProgress: number; paused: number; sources: Record<string, string> }[];
+  agents: {
+    agent: string;
+    claimable: number;
+    blocked: number;
+    inProgress: number;
+    paused: number;
+    /** Per source: ok, stale (the refresh failed; the last good value was used), degraded, unavailable or not configured. */
+    sources: Record<string, string>;
+    /** Why a source is not ok. */
+    details: Record<string, string>;
+    /** For each stale source, how old the value used is. */
+    staleSeconds: Record<string, number>;
+  }[];
 }
 
-async function refresh(key: string, run: () => Promise<Cached<Checked<unknown>>>): Promise<PollReport['refreshed'][number]> {
+async function refresh(key: string, pending: Promise<Cached<Checked<unknown>>>): Promise<PollReport['refreshed'][number]> {
   try {
-    const result = await run();
+    const result = await pending;
     const items = result.value.items.length;
     const warning = skippedWarning(key, result.value);
     const extra = warning ? { warning } : {};
@@ -39,25 +51,31 @@ export async function pollFleet(roster: Roster, deps: { store: Store; config: Cl
     sleep: deps.sleep,
   };
   const forced = { ...base, force: true };
-  const jobs = new Map<string, () => Promise<PollReport['refreshed'][number]>>();
+  // Each shared value is fetched once here; the per-agent counts below use these very results, so
+  // an agent whose source was served stale says stale, not ok.
+  const fetched = new Map<string, Promise<Cached<unknown>>>();
   const lease = (a: AgentSpec) => a.sourceTimeoutMs * 2 + 5000;
+  const once = (key: string, run: () => Promise<Cached<unknown>>) => {
+    if (!fetched.has(key)) fetched.set(key, run());
+  };
   for (const agent of roster.agents) {
     const ws = agent.multica?.workspaceId;
     if (ws) {
-      jobs.set(`multica:issues:${ws}`, () => refresh(`multica:issues:${ws}`, () => fetchIssues(forced, ws, agent.sourceTimeoutMs, lease(agent))));
+      once(issuesKey(ws), () => fetchIssues(forced, ws, agent.sourceTimeoutMs, lease(agent)));
       // The agent list changes rarely: it keeps its own TTL (config, 1 h) even in a poll.
-      jobs.set(`multica:agents:${ws}`, () => refresh(`multica:agents:${ws}`, () => fetchMulticaAgents(base, ws, agent.sourceTimeoutMs, lease(agent))));
+      once(multicaAgentsKey(ws), () => fetchMulticaAgents(base, ws, agent.sourceTimeoutMs, lease(agent)));
     }
     if (agent.workboard) {
       const board = agent.workboard.board;
-      const key = `workboard:cards:${board ?? 'default'}`;
-      jobs.set(key, () => refresh(key, () => fetchCards(forced, board, agent.sourceTimeoutMs, lease(agent))));
+      once(cardsKey(board), () => fetchCards(forced, board, agent.sourceTimeoutMs, lease(agent)));
     }
   }
-  const refreshed = await Promise.all([...jobs.values()].map((job) => job()));
+  // Rejections are reported through refresh() below; the copies in the map must not go unhandled.
+  for (const pending of fetched.values()) pending.catch(() => undefined);
+  const refreshed = await Promise.all([...fetched].map(([key, pending]) => refresh(key, pending as Promise<Cached<Checked<unknown>>>)));
   const agents: PollReport['agents'] = [];
   for (const agent of roster.agents) {
-    const sources = await gatherAll(base, agent);
+    const sources = await gatherAll({ ...base, fetched }, agent);
     const stored = await deps.store.stateGet(memoryKey(agent.id));
     const memory: AgentMemory = stored ? (JSON.parse(stored) as AgentMemory) : emptyMemory();
     const e = evaluate(sources.flatMap((s) => s.tasks), memory, {
@@ -72,6 +90,8 @@ export async function pollFleet(roster: Roster, deps: { store: Store; config: Cl
       inProgress: e.inProgress.length,
       paused: e.paused.length,
       sources: Object.fromEntries(sources.map((s) => [s.source, s.state])),
+      details: Object.fromEntries(sources.filter((s) => s.state !== 'ok' && s.detail).map((s) => [s.source, s.detail!])),
+      staleSeconds: Object.fromEntries(sources.filter((s) => s.state === 'stale').map((s) => [s.source, Math.round((s.ageMs ?? 0) / 1000)])),
     });
   }
   return { refreshed, agents };

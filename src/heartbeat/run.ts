@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { ClawError } from '../errors.js';
 import { formatDuration } from '../duration.js';
 import { priorityName } from '../priority.js';
-import { runProcess, describeFailure } from '../proc.js';
+import { runProcess, describeFailure, endGroup, groupAlive, processStartMark } from '../proc.js';
 import { knownSecrets, type ClawConfig } from '../config/config.js';
 import { redactDeep, redactSecrets } from '../redact.js';
 import type { AgentSpec } from '../config/roster.js';
@@ -14,7 +14,7 @@ import type { Store } from '../store/types.js';
 import type { SourceReport, Task } from '../sources/types.js';
 import { dispatchPriority, emptyMemory, evaluate, type AgentMemory, type Evaluation, type TaskView } from './evaluate.js';
 import { gatherAll } from './gather.js';
-import { memoryKey, runLockName } from './keys.js';
+import { dispatchKey, memoryKey, runLockName } from './keys.js';
 import { leaseOwner, takeLease } from '../lease.js';
 
 export type Outcome = 'idle' | 'dispatched' | 'skipped' | 'degraded' | 'failed';
@@ -65,13 +65,38 @@ export interface HeartbeatReport {
   stalled: (TaskLine & { stall: string; stalledFor: string })[];
   paused: TaskLine[];
   dispatch?: DispatchReport;
-  notifications: { condition: string; sent: boolean; error?: string }[];
+  notifications: { condition: string; sent: boolean; attempt?: number; error?: string }[];
   warnings: string[];
   error?: string;
 }
 
 const maxTasksInMessage = 20;
 const lockTtlMs = 60_000;
+/** After TERM, a dispatch's group gets this long before KILL. */
+const killGraceMs = 2000;
+/** A notification that fails is tried again on later runs, this many times in all. */
+export const maxNotifyAttempts = 5;
+
+/** The dispatch running for an agent, kept in the store while it runs (its own process group). */
+export interface RunningDispatch {
+  host: string;
+  /** The pid of the dispatch, which is also its process group id. */
+  pid: number;
+  /** /proc start time of that pid (Linux), so a reused pid is not taken for it. */
+  startMark?: string;
+  startedAt: number;
+  /** When claw's timeout ends it: a later heartbeat kills an orphaned dispatch (its heartbeat died) from then on. */
+  deadline: number;
+}
+
+/**
+ * The `{timeout}` of a dispatch template: openclaw's own `--timeout` in seconds, ending before claw's
+ * (a margin of a tenth, 1 s to 60 s) so openclaw ends the turn and reports it before claw kills it.
+ */
+export function innerTimeoutSeconds(timeoutMs: number): number {
+  const margin = Math.min(60_000, Math.max(1000, Math.floor(timeoutMs / 10)));
+  return Math.max(1, Math.floor((timeoutMs - margin) / 1000));
+}
 
 
 /** A deterministic delay so 15 agents on one host do not all fire in the same second. */
@@ -99,7 +124,7 @@ export function dispatchMessage(agent: AgentSpec, todo: TaskView[], recover: Tas
 }
 
 export function fillTemplate(template: string[], values: Record<string, string>): string[] {
-  return template.map((arg) => arg.replace(/\{(agent|message|model)\}/g, (_, name: string) => values[name] ?? ''));
+  return template.map((arg) => arg.replace(/\{(agent|message|model|timeout)\}/g, (_, name: string) => values[name] ?? ''));
 }
 
 export async function runHeartbeat(agent: AgentSpec, deps: HeartbeatDeps): Promise<HeartbeatReport> {
@@ -134,14 +159,51 @@ export async function runHeartbeat(agent: AgentSpec, deps: HeartbeatDeps): Promi
   const renew = deps.dryRun ? undefined : setInterval(() => void store.acquireLease(runLockName(agent.id), owner, lockTtlMs).catch(() => undefined), lockTtlMs / 3);
   renew?.unref();
   try {
+    // A dispatch outlives a heartbeat killed with -9 (its own process group): never start a second beside it.
+    const earlier = await earlierDispatch(agent, deps, host);
+    if (earlier.running) {
+      const report: HeartbeatReport = { ...base, outcome: 'skipped', endedAt: new Date(deps.clock()).toISOString(), error: earlier.running };
+      if (!deps.dryRun) await record(store, report, startedAt, deps.clock());
+      return report;
+    }
     // No secret (a key a task title or a source carried) is shown, stored or sent from here on.
-    const report = redactDeep(await check(agent, deps, base, owner, host), knownSecrets(deps.env));
+    const report = redactDeep(await check(agent, deps, { ...base, warnings: earlier.warning ? [earlier.warning] : [] }, owner, host), knownSecrets(deps.env));
     if (!deps.dryRun) await record(store, report, startedAt, deps.clock());
     return report;
   } finally {
     if (renew) clearInterval(renew);
     if (!deps.dryRun) await store.releaseLease(runLockName(agent.id), owner);
   }
+}
+
+/**
+ * The dispatch an earlier run recorded and did not clear (its heartbeat died): still running before
+ * its deadline, it is left alone and this run dispatches nothing; past it, its whole group is killed.
+ */
+async function earlierDispatch(agent: AgentSpec, deps: HeartbeatDeps, host: string): Promise<{ running?: string; warning?: string }> {
+  const stored = await deps.store.stateGet(dispatchKey(agent.id));
+  if (!stored) return {};
+  const earlier = JSON.parse(stored) as RunningDispatch;
+  const now = deps.clock();
+  const local = earlier.host === host;
+  // On this host, ask the OS; on another, trust the deadline (and the grace its own KILL takes).
+  const alive = local ? groupAlive(earlier.pid) && (earlier.startMark === undefined || isSameProcess(earlier)) : now < earlier.deadline + killGraceMs;
+  const what = `the dispatch of an earlier run (pid ${earlier.pid}${local ? '' : ` on ${earlier.host}`}, started ${formatDuration(Math.max(0, now - earlier.startedAt))} ago)`;
+  if (alive && now < earlier.deadline) return { running: `${what} is still running; it is killed at its timeout in ${formatDuration(earlier.deadline - now)}` };
+  if (deps.dryRun) return alive ? { warning: `[dry run] would kill ${what}: past its timeout` } : {};
+  let warning: string | undefined;
+  if (alive && local) {
+    await endGroup(earlier.pid, killGraceMs, deps.sleep);
+    warning = `killed ${what}: its heartbeat had died and its timeout had passed`;
+  }
+  await deps.store.stateSet(dispatchKey(agent.id), '');
+  return warning ? { warning } : {};
+}
+
+/** The recorded pid is still the dispatch: either it runs with the same start time, or it is gone and only its group is left (Linux keeps a group's id from being reused while the group lives). */
+function isSameProcess(earlier: RunningDispatch): boolean {
+  const mark = processStartMark(earlier.pid);
+  return mark === undefined || mark === earlier.startMark;
 }
 
 async function record(store: Store, report: HeartbeatReport, startedAt: number, endedAt: number): Promise<void> {
@@ -207,7 +269,7 @@ async function check(
     const priority = dispatchPriority(agent.priority, named);
     const gateway = resolveGateway(deps.config, { model: agent.model });
     const message = redactSecrets(dispatchMessage(agent, todo, recover, now), knownSecrets(deps.env));
-    const argv = fillTemplate(agent.dispatch, { agent: agent.id, message, model: agent.model });
+    const argv = fillTemplate(agent.dispatch, { agent: agent.id, message, model: agent.model, timeout: String(innerTimeoutSeconds(agent.timeoutMs)) });
     report.dispatch = { argv, gateway: gateway.name, model: agent.model, priority: priorityName(priority), tasks: named.map((v) => v.key) };
     if (!deps.dryRun) {
       await dispatch(agent, deps, report, gateway, named, priority, message, evaluation);
@@ -248,6 +310,7 @@ async function dispatch(
   const { store } = deps;
   const planned = report.dispatch!;
   const fallback = fallbackFor(deps.config, agent.fallbackModel);
+  let started = false;
   try {
     const maxWaitMs = defaultMaxWait(priority);
     const admission = await admitCall(store, {
@@ -262,17 +325,28 @@ async function dispatch(
     const model = admission.model ?? agent.model;
     planned.model = model;
     planned.gateway = admission.gateway.name;
-    planned.argv = fillTemplate(agent.dispatch, { agent: agent.id, message, model });
+    planned.argv = fillTemplate(agent.dispatch, { agent: agent.id, message, model, timeout: String(innerTimeoutSeconds(agent.timeoutMs)) });
     let sent: Promise<void> | undefined;
+    let recorded: Promise<void> | undefined;
     const result = await runProcess(planned.argv, {
       env: { ...deps.env, CLAW_AGENT: agent.id, CLAW_MODEL: model, CLAW_GATEWAY: admission.gateway.name },
       cwd: agent.workspace,
       timeoutMs: agent.timeoutMs,
-      onSpawn: () => {
+      killGraceMs,
+      onSpawn: (pid) => {
+        started = true;
         sent = startWindow(store, admission);
+        const startedAt = deps.clock();
+        const startMark = processStartMark(pid);
+        const running: RunningDispatch = { host: hostname(), pid, ...(startMark ? { startMark } : {}), startedAt, deadline: startedAt + agent.timeoutMs };
+        recorded = store.stateSet(dispatchKey(agent.id), JSON.stringify(running));
       },
     });
     await sent;
+    if (recorded) {
+      await recorded;
+      await store.stateSet(dispatchKey(agent.id), '');
+    }
     planned.exitCode = result.code;
     const transport = /"transport"\s*:\s*"(\w+)"/.exec(result.stdout)?.[1];
     if (transport) planned.transport = transport;
@@ -283,8 +357,9 @@ async function dispatch(
     planned.error = err.message;
     planned.exitCode = null;
   }
-  // Every dispatch that names a task counts as a round for it, whatever came of it.
-  for (const view of named) {
+  // Every dispatch that started and names a task counts as a round for it, whatever came of it; one
+  // that never started (not installed, not admitted) is no round.
+  for (const view of started ? named : []) {
     const mem = evaluation.memory.tasks[view.key]!;
     mem.rounds += 1;
     if (evaluation.recover.some((r) => r.key === view.key)) mem.recoveredMark = view.task.updatedAt;
@@ -333,18 +408,34 @@ async function escalate(agent: AgentSpec, deps: HeartbeatDeps, report: Heartbeat
   for (const [condition, entry] of Object.entries(notified)) {
     if (entry.task && !evaluation.memory.tasks[entry.task]) delete notified[condition];
   }
+  const current = new Set(conditions.map((c) => c.condition));
+  for (const [condition, entry] of Object.entries(notified)) {
+    // An escalation never sent whose condition has passed is moot.
+    if (entry.sent === false && !current.has(condition)) delete notified[condition];
+  }
+  const now = deps.clock();
   for (const { condition, task, message } of conditions) {
-    if (notified[condition]) continue;
-    notified[condition] = { at: deps.clock(), ...(task ? { task } : {}) };
+    const earlier = notified[condition];
+    // Entries from before retries existed have no `sent`: they were sent (or given up on).
+    if (earlier && earlier.sent !== false) continue;
+    const first = { at: earlier?.at ?? now, ...(task ? { task } : {}) };
     if (!agent.notify) {
-      report.notifications.push({ condition, sent: false, error: 'no notify template: shown in claw status only' });
+      if (!earlier) {
+        notified[condition] = { ...first, sent: false, attempts: 0, error: 'no notify template', message };
+        report.notifications.push({ condition, sent: false, error: 'no notify template: shown in claw status only' });
+      }
       continue;
     }
+    const attempts = earlier?.attempts ?? 0;
+    if (attempts >= maxNotifyAttempts) continue; // given up; `claw status` still shows it
     const result = await runProcess(fillTemplate(agent.notify, { agent: agent.id, message: redactSecrets(message, knownSecrets(deps.env)), model: agent.model }), {
       env: deps.env,
       timeoutMs: 60_000,
     });
     const ok = !result.spawnError && !result.timedOut && result.code === 0;
-    report.notifications.push({ condition, sent: ok, ...(ok ? {} : { error: describeFailure(agent.notify[0]!, result, 60_000) }) });
+    const error = ok ? undefined : describeFailure(agent.notify[0]!, result, 60_000);
+    notified[condition] = { ...first, sent: ok, attempts: attempts + 1, ...(error ? { error, message } : {}) };
+    const next = attempts + 1 < maxNotifyAttempts ? 'tried again on the next run' : 'given up';
+    report.notifications.push({ condition, sent: ok, attempt: attempts + 1, ...(error ? { error: `${error} (attempt ${attempts + 1} of ${maxNotifyAttempts}; ${next})` } : {}) });
   }
 }

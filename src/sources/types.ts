@@ -22,6 +22,8 @@ export interface SourceReport {
   state: 'ok' | 'degraded' | 'stale' | 'unavailable' | 'not configured';
   /** Why it is unavailable, stale or degraded, or how old a cached value is. */
   detail?: string;
+  /** How old the value used is, in ms (cached or stale). */
+  ageMs?: number;
   tasks: Task[];
   /** Status of every task the source knows (for dependencies on other agents' tasks). */
   known: Record<string, TaskStatus>;

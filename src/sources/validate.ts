@@ -114,6 +114,12 @@ export function checkCard(raw: unknown): WorkboardCard {
   if (agentId) card.agentId = agentId;
   const updatedAt = time(r, 'updatedAt');
   if (updatedAt !== undefined) card.updatedAt = updatedAt;
+  // OpenClaw's progress signal reads execution.updatedAt after the claim's heartbeat.
+  const execution = record(r, 'execution');
+  if (execution) {
+    const executionUpdatedAt = time(execution, 'updatedAt');
+    card.execution = executionUpdatedAt !== undefined ? { updatedAt: executionUpdatedAt } : {};
+  }
   const meta = record(r, 'metadata');
   if (meta) {
     const metadata: NonNullable<WorkboardCard['metadata']> = {};

@@ -12,6 +12,7 @@ export interface WorkboardCard {
   priority?: string | null;
   agentId?: string | null;
   updatedAt?: number | null;
+  execution?: { updatedAt?: number | null } | null;
   metadata?: {
     archivedAt?: number | null;
     links?: { type: string; targetCardId: string }[];
@@ -31,9 +32,15 @@ export async function listCards(board: string | undefined, env: NodeJS.ProcessEn
   }
   if (!isRecord(doc) || !Object.hasOwn(doc, 'cards') || !Array.isArray(doc.cards)) throw new SourceError('openclaw workboard list printed JSON without a "cards" list');
   const checked = checkRecords(doc.cards as unknown[], 'card', checkCard);
-  // --json always includes archived cards.
-  checked.items = checked.items.filter((card) => !card.metadata?.archivedAt);
+  // --json always includes archived cards: kept, because dependencies resolve over them too.
   return checked;
+}
+
+const isArchived = (card: WorkboardCard): boolean => Boolean(card.metadata?.archivedAt);
+
+/** OpenClaw's own stall check: the claim's heartbeat, else the execution's update, else the card's. */
+export function progressOf(card: WorkboardCard): number {
+  return card.metadata?.claim?.lastHeartbeatAt ?? card.execution?.updatedAt ?? card.updatedAt ?? 0;
 }
 
 function statusOf(status: string): TaskStatus | undefined {
@@ -72,20 +79,21 @@ export function cardToTask(card: WorkboardCard): Task | undefined {
     status,
     priority: priorities.get(card.priority ?? 'normal') ?? 'normal',
     dependsOn: links.filter((l) => l.type === 'blocked_by' || l.type === 'parent').map((l) => l.targetCardId),
-    updatedAt: Math.max(card.updatedAt ?? 0, card.metadata?.claim?.lastHeartbeatAt ?? 0),
+    updatedAt: progressOf(card),
     url: null,
   };
 }
 
+/** Every card's status, archived ones included (OpenClaw resolves dependencies over them: a done, archived card no longer blocks). */
 export function cardStatuses(cards: WorkboardCard[]): Record<string, TaskStatus> {
-  const known: Record<string, TaskStatus> = {};
+  const known: Record<string, TaskStatus> = Object.create(null);
   for (const card of cards) known[card.id] = card.status === 'done' ? 'done' : (statusOf(card.status) ?? 'todo');
   return known;
 }
 
 export function tasksForAgent(cards: WorkboardCard[], agentId: string): Task[] {
   return cards
-    .filter((c) => c.agentId === agentId)
+    .filter((c) => c.agentId === agentId && !isArchived(c))
     .map(cardToTask)
     .filter((t): t is Task => t !== undefined);
 }

@@ -1,11 +1,13 @@
 // The heartbeat with real processes and fake `multica` / `openclaw` on PATH that log every call.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { finished, runClaw, startClaw, statusJson, stores, waitFor } from '../helpers/claw';
 import { fleet, isAgentList, isDispatch, isIssueList, isNotify, isWorkboardList, multicaIssue } from '../helpers/fleet';
 
 const heartbeat = (agent: string, ...extra: string[]) => ['heartbeat', agent, '--no-splay', ...extra];
+const tempDir = () => mkdtempSync(join(tmpdir(), 'claw-pid-'));
 
 describe.each(stores)('claw heartbeat (%s store)', (store) => {
   it('an idle fleet: 15 heartbeats make zero dispatches and print nothing off a TTY', async () => {
@@ -197,13 +199,20 @@ describe.each(stores)('claw heartbeat (%s store)', (store) => {
   });
 
   it('a dead holder\'s lock, and its refresh lease on a source, are taken over at once', async () => {
-    const f = fleet({ store, agents: ['coo'], agentOverrides: { coo: { dispatch: ['sh', '-c', 'sleep 30'] } } });
+    const pidFile = join(tempDir(), 'dispatch.pid');
+    const f = fleet({ store, agents: ['coo'], agentOverrides: { coo: { dispatch: ['sh', '-c', `echo $$ > ${pidFile}; exec sleep 30`] } } });
     f.writeTodo('coo', '- [ ] Work\n');
     const first = startClaw(heartbeat('coo'), f.env);
-    await waitFor(async () => (await statusJson(f.env)).agents[0].health === 'running');
+    await waitFor(() => existsSync(pidFile));
+    await new Promise((r) => setTimeout(r, 300)); // the run records its dispatch right after starting it
     first.kill('SIGKILL');
     await finished(first);
     f.writeTodo('coo', '- [x] Work\n');
+    // The lock is taken over; the dispatch the dead run left (its own process group) still runs, so nothing is dispatched beside it.
+    const beside = JSON.parse((await runClaw(heartbeat('coo', '--json'), f.env)).stdout);
+    expect(beside.outcome).toBe('skipped');
+    expect(beside.error).toMatch(/^the dispatch of an earlier run \(pid \d+, started .* ago\) is still running/);
+    process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');
     const began = Date.now();
     const next = await runClaw(heartbeat('coo', '--json'), f.env);
     expect(JSON.parse(next.stdout).outcome).toBe('idle');
