@@ -258,7 +258,7 @@ async function check(
     blocked: evaluation.blocked.map((b) => ({ ...line(b), waitingOn: b.waitingOn })),
     stalled: evaluation.stalled.map((s) => ({ ...line(s), stall: s.stall, stalledFor: formatDuration(s.stalledForMs) })),
     paused: evaluation.paused.map(line),
-    warnings: sources.flatMap((s) => s.warnings ?? []),
+    warnings: [...base.warnings, ...sources.flatMap((s) => s.warnings ?? [])],
   };
 
   const recoverKeys = new Set(evaluation.recover.map((v) => v.key));

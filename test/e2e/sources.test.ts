@@ -74,7 +74,7 @@ describe('hostile source data', () => {
     expect(f.calls(isWorkboardList)).toHaveLength(1);
     const poll = await runClaw(['poll'], f.env);
     expect(poll.code).toBe(0);
-    expect(poll.stderr).toContain('claw: warning: workboard:cards:default: skipped 3 malformed record(s): card #0: is null, not an object;');
+    expect(poll.stderr).toContain('claw: warning: workboard:cards:all-boards: skipped 3 malformed record(s): card #0: is null, not an object;');
   });
 
   it('a document wrong as a whole makes the source unavailable, then stale-if-error serves the last good value', async () => {
@@ -89,7 +89,7 @@ describe('hostile source data', () => {
       writeFileSync(raw, doc);
       const poll = await runClaw(['poll', '--json'], { ...f.env, FAKE_WORKBOARD_RAW: raw });
       expect(poll.code).toBe(0);
-      expect(JSON.parse(poll.stdout).refreshed.find((r: any) => r.key === 'workboard:cards:default')).toMatchObject({
+      expect(JSON.parse(poll.stdout).refreshed.find((r: any) => r.key === 'workboard:cards:all-boards')).toMatchObject({
         state: 'stale',
         detail: 'openclaw workboard list printed JSON without a "cards" list',
         items: 1,
@@ -109,7 +109,7 @@ describe('hostile source data', () => {
     expect((await beat(f, 'coo', '--dry-run')).claimable).toHaveLength(1);
     const db = new Database(join(f.stateDir, 'claw.db'));
     for (const value of ['not json{', '5', 'null', '"text"', '{"items": 5}', '{"items": {"length": 1}}']) {
-      db.prepare(`update cache set value = ? where key = 'workboard:cards:default'`).run(value);
+      db.prepare(`update cache set value = ? where key = 'workboard:cards:all-boards'`).run(value);
       const report = await beat(f, 'coo', '--dry-run');
       expect(report.claimable.map((t: any) => t.id), value).toEqual(['c1']);
     }
