@@ -7,6 +7,7 @@ import * as multica from '../sources/multica.js';
 import * as workboard from '../sources/workboard.js';
 import { readDocTasks } from '../sources/docs.js';
 import type { SourceReport } from '../sources/types.js';
+import type { WorkboardRead } from '../sources/workboard-db.js';
 
 export interface GatherContext {
   store: Store;
@@ -17,6 +18,8 @@ export interface GatherContext {
   sleep: (ms: number) => Promise<void>;
   /** Refresh shared sources even within their TTL (claw poll). */
   force?: boolean;
+  /** The `workboard.read` config key: the plugin's database, the CLI, or auto (default). */
+  workboardRead?: WorkboardRead | undefined;
 }
 
 function leaseFor(agent: AgentSpec): number {
@@ -37,7 +40,7 @@ export function fetchMulticaAgents(ctx: GatherContext, workspaceId: string, time
 }
 
 export function fetchCards(ctx: GatherContext, board: string | undefined, timeoutMs: number, leaseMs: number): Promise<Cached<workboard.WorkboardCard[]>> {
-  return shared(ctx, `workboard:cards:${board ?? 'default'}`, 'workboard', leaseMs, () => workboard.listCards(board, ctx.env, timeoutMs));
+  return shared(ctx, `workboard:cards:${board ?? 'default'}`, 'workboard', leaseMs, () => workboard.listCards(board, ctx.env, timeoutMs, ctx.workboardRead));
 }
 
 function stateOf(results: Cached<unknown>[]): Pick<SourceReport, 'state' | 'detail'> {

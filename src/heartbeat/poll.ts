@@ -33,6 +33,7 @@ export async function pollFleet(roster: Roster, deps: { store: Store; config: Cl
     owner: leaseOwner(),
     clock: deps.clock,
     sleep: deps.sleep,
+    workboardRead: deps.config.workboard?.read,
   };
   const forced = { ...base, force: true };
   const jobs = new Map<string, () => Promise<PollReport['refreshed'][number]>>();

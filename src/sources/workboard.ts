@@ -3,6 +3,7 @@ import { describeFailure, runProcess } from '../proc.js';
 import { SourceError } from '../cache/cache.js';
 import type { PriorityName } from '../priority.js';
 import type { Task, TaskStatus } from './types.js';
+import { cardsFromDatabase, type WorkboardRead } from './workboard-db.js';
 
 export interface WorkboardCard {
   id: string;
@@ -18,7 +19,13 @@ export interface WorkboardCard {
   } | null;
 }
 
-export async function listCards(board: string | undefined, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<WorkboardCard[]> {
+export async function listCards(board: string | undefined, env: NodeJS.ProcessEnv, timeoutMs: number, read: WorkboardRead = 'auto'): Promise<WorkboardCard[]> {
+  // The plugin's database when its schema is one claw knows (milliseconds, not a 7-15 s CLI start).
+  if (read !== 'cli') {
+    const fromDb = cardsFromDatabase(board, env);
+    if (fromDb.ok) return (fromDb.cards as WorkboardCard[]).filter((card) => !card.metadata?.archivedAt);
+    if (read === 'db') throw new SourceError(`workboard.read is "db" but ${fromDb.reason}; set it to auto or cli`);
+  }
   const args = ['openclaw', 'workboard', 'list', ...(board ? ['--board', board] : []), '--json'];
   const result = await runProcess(args, { env, timeoutMs });
   if (result.spawnError || result.timedOut || result.code !== 0) throw new SourceError(describeFailure('openclaw', result, timeoutMs));

@@ -1,6 +1,6 @@
 import { ConfigError, UnavailableError } from '../errors.js';
 import { stateDir } from '../config/paths.js';
-import type { ClawConfig } from '../config/config.js';
+import { runRetentionMs, type ClawConfig } from '../config/config.js';
 import type { Store } from './types.js';
 
 export interface OpenStoreOptions {
@@ -25,6 +25,7 @@ async function openSqlite(options: OpenStoreOptions, note?: string): Promise<Sto
   return new SqliteStore({
     dir: stateDir(options.env, options.stateDirFlag),
     clock: options.clock,
+    runRetentionMs: runRetentionMs(options.config),
     ...(note ? { note } : {}),
     ...(hold > 0 ? { holdTransactionMs: hold, onHold: () => options.diagnostics?.write('claw: test hook: holding a store transaction open\n') } : {}),
   });
@@ -39,7 +40,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
   }
   const { RedisStore } = await import('./redis.js');
   try {
-    return await RedisStore.connect({ url: selected, prefix: options.config.storePrefix ?? 'claw:' });
+    return await RedisStore.connect({ url: selected, prefix: options.config.storePrefix ?? 'claw:', runRetentionMs: runRetentionMs(options.config) });
   } catch (err) {
     if (!(err instanceof UnavailableError) || options.config.storeFallback !== 'local') throw err;
     const note = `fallback: ${redactStoreUrl(selected)} was unreachable, so limits hold for this host only`;
