@@ -606,6 +606,8 @@ export function workboardReadCheck(env: NodeJS.ProcessEnv, config: ClawConfig): 
   if (plan.path === 'db' && !plan.fallback) return ok('workboard read', `database: ${plan.reason}`);
   if (plan.mode === 'db') return fail('workboard read', plan.reason, 'set `claw config set workboard.read auto` (falls back to the CLI) or fix the database path (OPENCLAW_STATE_DIR)', ExitCode.unavailable);
   if (plan.mode === 'cli') return ok('workboard read', 'CLI: workboard.read is "cli" (each list starts openclaw: 7-15 s)');
+  // No file: the plugin has no cards here yet (or lives elsewhere); the CLI is the only way, nothing to fix.
+  if (!existsSync(plan.file)) return ok('workboard read', `CLI: ${plan.fallback}`);
   return warn('workboard read', `CLI: ${plan.fallback} (each list starts openclaw: 7-15 s)`, 'nothing to do when the cards live elsewhere; for a newer plugin schema, update claw');
 }
 
