@@ -4,6 +4,7 @@ import { openCommandStore } from './store.js';
 import { ExitCode } from '../errors.js';
 import { sleep } from '../io.js';
 import { stateDirOption } from './options.js';
+import { logCap, rotateOwnLog } from '../log-rotation.js';
 import { heartbeatsDirOption, shellQuote } from './roster-options.js';
 import type { HeartbeatReport } from '../heartbeat/run.js';
 
@@ -68,6 +69,7 @@ export function registerHeartbeat(program: Command, ctx: Context): void {
         import('../heartbeat/schedule-book.js'),
       ]);
       const config = loadConfig(ctx.io.env);
+      rotateOwnLog(logCap(config)); // the crontab line's `>> <log dir>/x.log`, kept under logs.maxSize
       const store = await openCommandStore(ctx, config, raw.stateDir);
       try {
         const schedules = await book.readScheduleBook(store);

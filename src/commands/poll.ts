@@ -4,6 +4,7 @@ import { openCommandStore } from './store.js';
 import { sleep } from '../io.js';
 import { formatDuration } from '../duration.js';
 import { stateDirOption } from './options.js';
+import { logCap, rotateOwnLog } from '../log-rotation.js';
 import { heartbeatsDirOption } from './roster-options.js';
 
 export function registerPoll(program: Command, ctx: Context): void {
@@ -27,6 +28,7 @@ export function registerPoll(program: Command, ctx: Context): void {
         import('../heartbeat/schedule-book.js'),
       ]);
       const config = loadConfig(ctx.io.env);
+      rotateOwnLog(logCap(config)); // the crontab line's `>> <log dir>/x.log`, kept under logs.maxSize
       const store = await openCommandStore(ctx, config, raw.stateDir);
       try {
         const schedules = await book.readScheduleBook(store);

@@ -10,6 +10,7 @@ import { heartbeatsDir } from '../config/paths.js';
 import type { GatewayReport } from '../limiter/report.js';
 import type { AgentHealth } from '../heartbeat/health.js';
 import type { CacheStats } from '../cache/stats.js';
+import type { WorkboardPath } from '../sources/workboard-db.js';
 
 interface RawStatusOptions {
   json?: boolean;
@@ -26,6 +27,8 @@ export interface StatusDocument {
   roster: string | null;
   agents: AgentHealth[];
   cache: CacheStats;
+  /** How WorkBoard cards are read now: the plugin's database or the CLI, and why. */
+  workboard: WorkboardPath;
 }
 
 function table(header: string[], rows: string[][]): string[] {
@@ -36,7 +39,7 @@ function table(header: string[], rows: string[][]): string[] {
 
 export function formatStatus(doc: StatusDocument, now: number): string {
   const ago = (iso: string | null) => (iso ? formatDuration(Math.abs(Date.parse(iso) - now)) : '-');
-  const out = [`store: ${doc.store.kind} ${doc.store.location}${doc.store.note ? ` (${doc.store.note})` : ''}`, ''];
+  const out = [`store: ${doc.store.kind} ${doc.store.location}${doc.store.note ? ` (${doc.store.note})` : ''}`, `workboard: ${doc.workboard.path}: ${doc.workboard.reason}`, ''];
   out.push(
     ...table(
       ['GATEWAY', 'LIMIT', 'USED', 'FREE', 'NEXT FREE', 'WAITING u/h/n/l', 'BLOCKED', 'ADMITTED', 'WAIT p50/p95', 'FALLBACK', 'DROPPED', '429s', 'RETRIES'],
@@ -161,11 +164,12 @@ export function registerStatus(program: Command, ctx: Context): void {
       '\nExamples:\n  claw status\n  claw status --json | jq \'.gateways[] | select(.name=="nvidia")\'\n  claw status --check || echo "an agent is late or failing"\n  claw status --prometheus > /var/lib/node_exporter/textfile/claw.prom',
     )
     .action(async (raw: RawStatusOptions) => {
-      const [{ loadConfig }, { allGateways, toGateway, resolveGateway }, { gatewayReport }, { cacheStats }] = await Promise.all([
+      const [{ loadConfig }, { allGateways, toGateway, resolveGateway }, { gatewayReport }, { cacheStats }, { workboardPath }] = await Promise.all([
         import('../config/config.js'),
         import('../limiter/gateways.js'),
         import('../limiter/report.js'),
         import('../cache/stats.js'),
+        import('../sources/workboard-db.js'),
       ]);
       const config = loadConfig(ctx.io.env);
       const dir = heartbeatsDir(ctx.io.env, config, ctx.io.cwd, raw.heartbeatsDir);
@@ -193,6 +197,7 @@ export function registerStatus(program: Command, ctx: Context): void {
           roster: agents ? dir : null,
           agents: healthOf.map((h, i) => ({ ...h, gateway: resolveGateway(config, { model: agents![i]!.model }).name })),
           cache: await cacheStats(store),
+          workboard: workboardPath(ctx.io.env, config.workboard?.read ?? 'auto'),
         };
         if (raw.prometheus) ctx.io.stdout.write(formatPrometheus(doc));
         else ctx.io.stdout.write(raw.json ? `${JSON.stringify(doc, null, 2)}\n` : formatStatus(doc, now));

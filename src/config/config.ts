@@ -30,6 +30,12 @@ export interface ClawConfig {
   store?: string;
   storePrefix?: string;
   storeFallback?: 'local' | 'none';
+  /** How WorkBoard cards are read: the plugin's database when claw knows its schema (auto), always it (db), or the CLI. */
+  workboard?: { read?: 'auto' | 'db' | 'cli' };
+  /** How long heartbeat run records are kept (default 30d). */
+  runs?: { retention?: string | number };
+  /** `<state dir>/logs/*.log`: rotated past maxSize (default 10 MB), keeping `keep` old files (default 3). */
+  logs?: { maxSize?: string | number; keep?: number };
 }
 
 export const builtinGateways: Record<string, GatewayConfig> = {
@@ -62,7 +68,7 @@ export const builtinGateways: Record<string, GatewayConfig> = {
   },
 };
 
-const topLevelKeys = new Set(['gateways', 'heartbeatsDir', 'cache', 'store', 'storePrefix', 'storeFallback']);
+const topLevelKeys = new Set(['gateways', 'heartbeatsDir', 'cache', 'store', 'storePrefix', 'storeFallback', 'workboard', 'runs', 'logs']);
 const gatewayKeys = new Set(['match', 'limit', 'window', 'burst', 'reserveLow', 'margin', 'maxRetryAfter', 'baseUrl', 'apiKeyEnv']);
 
 /** The ranges a setting may take: outside them the limiter's arithmetic stops meaning anything. */
@@ -113,6 +119,8 @@ export function configProblem(config: unknown): string | undefined {
   if (config.storeFallback !== undefined && config.storeFallback !== 'local' && config.storeFallback !== 'none') {
     return '"storeFallback" must be "local" or "none"';
   }
+  const growth = growthProblem(config);
+  if (growth) return growth;
   if (config.cache !== undefined) {
     if (!isObject(config.cache)) return '"cache" must be an object';
     for (const key of Object.keys(config.cache)) {
@@ -142,6 +150,46 @@ function durationProblem(value: unknown, range: { min: number; max: number }): s
   if (ms === undefined) return `must be a duration ${span} (500ms, 2s, 10m, 1h or seconds), got ${JSON.stringify(value)}`;
   if (!Number.isFinite(ms) || ms < range.min || ms > range.max) return `must be a duration ${span}, got ${JSON.stringify(value)}`;
   return undefined;
+}
+
+/** `workboard.read`, `runs.retention`, `logs.maxSize`, `logs.keep`. */
+function growthProblem(config: Record<string, unknown>): string | undefined {
+  const sections: Record<string, string[]> = { workboard: ['read'], runs: ['retention'], logs: ['maxSize', 'keep'] };
+  for (const [section, keys] of Object.entries(sections)) {
+    const value = config[section];
+    if (value === undefined) continue;
+    if (!isObject(value)) return `"${section}" must be an object`;
+    for (const key of Object.keys(value)) if (!keys.includes(key)) return `unknown key "${section}.${key}" (known: ${keys.join(', ')})`;
+  }
+  const { workboard, runs, logs } = config as { workboard?: Record<string, unknown>; runs?: Record<string, unknown>; logs?: Record<string, unknown> };
+  if (workboard?.read !== undefined && !['auto', 'db', 'cli'].includes(workboard.read as string)) {
+    return `workboard.read must be "auto", "db" or "cli", got ${JSON.stringify(workboard.read)}`;
+  }
+  if (runs?.retention !== undefined && !((parseDuration(runs.retention as string) ?? 0) >= 3_600_000)) {
+    return `runs.retention must be a duration of at least 1h (e.g. 30d, 72h), got ${JSON.stringify(runs.retention)}`;
+  }
+  if (logs?.maxSize !== undefined && parseSize(logs.maxSize) === undefined) {
+    return `logs.maxSize must be a size such as 10MB, 512KB or a number of bytes (0 = never rotate), got ${JSON.stringify(logs.maxSize)}`;
+  }
+  if (logs?.keep !== undefined && (!Number.isInteger(logs.keep) || (logs.keep as number) < 0 || (logs.keep as number) > 100)) {
+    return `logs.keep must be a whole number of old files from 0 to 100, got ${JSON.stringify(logs.keep)}`;
+  }
+  return undefined;
+}
+
+/** `10MB`, `512KB`, `1GB` or a number of bytes. */
+export function parseSize(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isInteger(value) && value >= 0 ? value : undefined;
+  if (typeof value !== 'string') return undefined;
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(b|kb|k|mb|m|gb|g)?\s*$/i.exec(value);
+  if (!match) return undefined;
+  const unit = { b: 1, k: 1024, kb: 1024, m: 1024 ** 2, mb: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3 }[(match[2] ?? 'b').toLowerCase()]!;
+  return Math.round(Number(match[1]) * unit);
+}
+
+/** Run records older than this are deleted (runs.retention, default 30 days). */
+export function runRetentionMs(config: ClawConfig): number {
+  return config.runs?.retention !== undefined ? parseDuration(config.runs.retention)! : 30 * 86_400_000;
 }
 
 function gatewayProblem(gateway: unknown): string | undefined {

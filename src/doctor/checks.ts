@@ -11,6 +11,7 @@ import { findGateway, providerOf } from '../limiter/gateways.js';
 import { findDocs } from '../sources/docs.js';
 import { blockEnd, blockStart, blockWrittenFor, type CronKind } from '../heartbeat/cron.js';
 import { redactStoreUrl } from '../store/open.js';
+import { workboardPath } from '../sources/workboard-db.js';
 import type { ProcessResult } from '../proc.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
@@ -631,6 +632,17 @@ function codeOf(err: unknown): number {
   return ExitCode.internal;
 }
 
+/** Which path WorkBoard cards take: the plugin's database (milliseconds) or `openclaw workboard list` (7-15 s). */
+export function workboardReadCheck(env: NodeJS.ProcessEnv, config: ClawConfig): Check {
+  const plan = workboardPath(env, config.workboard?.read ?? 'auto');
+  if (plan.path === 'db' && !plan.fallback) return ok('workboard read', `database: ${plan.reason}`);
+  if (plan.mode === 'db') return fail('workboard read', plan.reason, 'set `claw config set workboard.read auto` (falls back to the CLI) or fix the database path (OPENCLAW_STATE_DIR)', ExitCode.unavailable);
+  if (plan.mode === 'cli') return ok('workboard read', 'CLI: workboard.read is "cli" (each list starts openclaw: 7-15 s)');
+  // No file: the plugin has no cards here yet (or lives elsewhere); the CLI is the only way, nothing to fix.
+  if (!existsSync(plan.file)) return ok('workboard read', `CLI: ${plan.fallback}`);
+  return warn('workboard read', `CLI: ${plan.fallback} (each list starts openclaw: 7-15 s)`, 'nothing to do when the cards live elsewhere; for a newer plugin schema, update claw');
+}
+
 /** A check that threw something unexpected is reported as a failure (70: a bug in claw), not a crash. */
 async function guarded(name: string, fn: () => Promise<Check[]> | Check[]): Promise<Check[]> {
   try {
@@ -696,6 +708,7 @@ export async function runDoctor(deps: DoctorDeps, configFile: string): Promise<D
   for (const result of await Promise.all(pending)) checks.push(...result);
   // gateways
   checks.push(...(await guarded('gateways', () => gatewayChecks(deps.env, config, roster))));
+  if (roster?.agents.some((a) => a.workboard)) checks.push(...(await guarded('workboard read', () => [workboardReadCheck(deps.env, config)])));
   // cron
   if (crontab.check) checks.push(crontab.check);
   else {

@@ -8,6 +8,7 @@ import * as workboard from '../sources/workboard.js';
 import { readDocs } from '../sources/docs.js';
 import type { SourceReport } from '../sources/types.js';
 import { cachedAgents, cachedCards, cachedIssues, skippedWarning, type Checked } from '../sources/validate.js';
+import type { WorkboardRead } from '../sources/workboard-db.js';
 
 export interface GatherContext {
   store: Store;
@@ -20,6 +21,8 @@ export interface GatherContext {
   force?: boolean;
   /** Values already fetched in this process, by cache key (claw poll reports what it refreshed, stale included). */
   fetched?: Map<string, Promise<Cached<unknown>>>;
+  /** The `workboard.read` config key: the plugin's database, the CLI, or auto (default). */
+  workboardRead?: WorkboardRead | undefined;
 }
 
 function leaseFor(agent: AgentSpec): number {
@@ -47,7 +50,7 @@ export function fetchMulticaAgents(ctx: GatherContext, workspaceId: string, time
 }
 
 export function fetchCards(ctx: GatherContext, board: string | undefined, timeoutMs: number, leaseMs: number): Promise<Cached<Checked<workboard.WorkboardCard>>> {
-  return shared(ctx, cardsKey(board), 'workboard', leaseMs, () => workboard.listCards(board, ctx.env, timeoutMs), cachedCards);
+  return shared(ctx, cardsKey(board), 'workboard', leaseMs, () => workboard.listCards(board, ctx.env, timeoutMs, ctx.workboardRead), cachedCards);
 }
 
 /** Warnings for the records a source skipped, one bounded line per list. */

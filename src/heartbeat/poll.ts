@@ -49,6 +49,7 @@ export async function pollFleet(roster: Roster, deps: { store: Store; config: Cl
     owner: leaseOwner(),
     clock: deps.clock,
     sleep: deps.sleep,
+    workboardRead: deps.config.workboard?.read,
   };
   const forced = { ...base, force: true };
   // Each shared value is fetched once here; the per-agent counts below use these very results, so

@@ -233,7 +233,7 @@ async function check(
   if (splayMs > 0) await deps.sleep(splayMs);
 
   const sources: SourceReport[] = await gatherAll(
-    { store, policy: cachePolicy(deps.config), env: deps.env, owner, clock: deps.clock, sleep: deps.sleep },
+    { store, policy: cachePolicy(deps.config), env: deps.env, owner, clock: deps.clock, sleep: deps.sleep, workboardRead: deps.config.workboard?.read },
     agent,
   );
   const now = deps.clock();

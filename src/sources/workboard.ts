@@ -4,6 +4,7 @@ import { SourceError } from '../cache/cache.js';
 import type { PriorityName } from '../priority.js';
 import type { Task, TaskStatus } from './types.js';
 import { checkCard, checkRecords, isRecord, type Checked } from './validate.js';
+import { cardsFromDatabase, type WorkboardRead } from './workboard-db.js';
 
 export interface WorkboardCard {
   id: string;
@@ -20,7 +21,14 @@ export interface WorkboardCard {
   } | null;
 }
 
-export async function listCards(board: string | undefined, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Checked<WorkboardCard>> {
+export async function listCards(board: string | undefined, env: NodeJS.ProcessEnv, timeoutMs: number, read: WorkboardRead = 'auto'): Promise<Checked<WorkboardCard>> {
+  // The plugin's database when its schema is one claw knows (milliseconds, not a 7-15 s CLI start).
+  // Archived cards are kept either way: dependencies resolve over them too.
+  if (read !== 'cli') {
+    const fromDb = cardsFromDatabase(board, env);
+    if (fromDb.ok) return checkRecords(fromDb.cards as unknown[], 'card', checkCard);
+    if (read === 'db') throw new SourceError(`workboard.read is "db" but ${fromDb.reason}; set it to auto or cli`);
+  }
   const args = ['openclaw', 'workboard', 'list', ...(board ? ['--board', board] : []), '--json'];
   const result = await runProcess(args, { env, timeoutMs });
   if (result.spawnError || result.timedOut || result.code !== 0) throw new SourceError(describeFailure('openclaw', result, timeoutMs));

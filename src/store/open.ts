@@ -1,6 +1,6 @@
 import { ConfigError, UnavailableError } from '../errors.js';
 import { stateDir } from '../config/paths.js';
-import type { ClawConfig } from '../config/config.js';
+import { runRetentionMs, type ClawConfig } from '../config/config.js';
 import type { Store } from './types.js';
 import { redactStoreUrl, storeUrlProblem } from '../redact.js';
 // Kept here for the modules that import it from the store.
@@ -21,6 +21,7 @@ async function openSqlite(options: OpenStoreOptions, note?: string): Promise<Sto
   return new SqliteStore({
     dir: stateDir(options.env, options.stateDirFlag),
     clock: options.clock,
+    runRetentionMs: runRetentionMs(options.config),
     ...(note ? { note } : {}),
     ...(hold > 0 ? { holdTransactionMs: hold, onHold: () => options.diagnostics?.write('claw: test hook: holding a store transaction open\n') } : {}),
   });
@@ -34,7 +35,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
   if (problem) throw new ConfigError(`${options.env.CLAW_STORE ? 'CLAW_STORE' : 'the store config key'}: ${problem}`);
   const { RedisStore } = await import('./redis.js');
   try {
-    return await RedisStore.connect({ url: selected, prefix: options.config.storePrefix ?? 'claw:' });
+    return await RedisStore.connect({ url: selected, prefix: options.config.storePrefix ?? 'claw:', runRetentionMs: runRetentionMs(options.config) });
   } catch (err) {
     if (!(err instanceof UnavailableError) || options.config.storeFallback !== 'local') throw err;
     const note = `fallback: ${redactStoreUrl(selected)} was unreachable, so limits hold for this host only`;

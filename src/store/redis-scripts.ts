@@ -245,6 +245,10 @@ local ttl, keep = tonumber(ARGV[5]), tonumber(ARGV[6])
 redis.call('HSET', key, 'category', ARGV[3], 'value', ARGV[4], 'storedAt', now, 'expiresAt', now + ttl)
 redis.call('PEXPIRE', key, math.max(ttl, keep))
 redis.call('SADD', ARGV[1] .. 'cachekeys', ARGV[2])
+-- Entries expire on their own; their names in the index are dropped a few at a time here.
+for _, k in ipairs(redis.call('SRANDMEMBER', ARGV[1] .. 'cachekeys', 3)) do
+  if redis.call('EXISTS', ARGV[1] .. 'cache:' .. k) == 0 then redis.call('SREM', ARGV[1] .. 'cachekeys', k) end
+end
 return now
 `;
 
@@ -312,10 +316,24 @@ redis.call('SET', ARGV[1] .. 'state:' .. ARGV[2], ARGV[3])
 return 1
 `;
 
-/** ARGV: prefix, agent, run JSON. Keeps the last 200 runs per agent. */
+/**
+ * ARGV: prefix, agent, run JSON, startedAt, retentionMs. Keeps the last 200 runs per agent, none
+ * older than the retention before this run (the runs' own clock, so a skewed host prunes its own
+ * runs consistently); an agent that stops running has its list expire after the retention.
+ */
 export const saveRun = `
-redis.call('LPUSH', ARGV[1] .. 'runs:' .. ARGV[2], ARGV[3])
-redis.call('LTRIM', ARGV[1] .. 'runs:' .. ARGV[2], 0, 199)
+local key = ARGV[1] .. 'runs:' .. ARGV[2]
+local cutoff = tonumber(ARGV[4]) - tonumber(ARGV[5])
+redis.call('LPUSH', key, ARGV[3])
+redis.call('LTRIM', key, 0, 199)
+for _ = 1, 200 do
+  local oldest = redis.call('LINDEX', key, -1)
+  if not oldest then break end
+  local ok, run = pcall(cjson.decode, oldest)
+  if ok and type(run) == 'table' and tonumber(run.startedAt) and tonumber(run.startedAt) >= cutoff then break end
+  redis.call('RPOP', key)
+end
+redis.call('PEXPIRE', key, tonumber(ARGV[5]))
 redis.call('SADD', ARGV[1] .. 'agents', ARGV[2])
 return 1
 `;

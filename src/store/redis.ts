@@ -17,6 +17,8 @@ export interface RedisStoreOptions {
   url: string;
   prefix: string;
   connectTimeoutMs?: number;
+  /** Heartbeat run records older than this are trimmed (runs.retention; default 30 days). */
+  runRetentionMs?: number;
 }
 
 export class RedisStore implements Store {
@@ -25,10 +27,12 @@ export class RedisStore implements Store {
   private readonly redis: Redis;
   private readonly prefix: string;
   private readonly run: Commands;
+  private readonly runRetentionMs: number;
 
   private constructor(redis: Redis, options: RedisStoreOptions) {
     this.redis = redis;
     this.prefix = options.prefix;
+    this.runRetentionMs = options.runRetentionMs ?? 30 * 86_400_000;
     this.location = `${redactUrl(options.url)} (prefix ${options.prefix})`;
     for (const [name, lua] of Object.entries(scripts)) redis.defineCommand(`claw_${name}`, { numberOfKeys: 0, lua });
     const commands = redis as unknown as Record<string, (...args: (string | number)[]) => Promise<unknown>>;
@@ -213,7 +217,7 @@ export class RedisStore implements Store {
   }
 
   async saveRun(run: RunRecord): Promise<void> {
-    await this.run.saveRun(run.agent, JSON.stringify(run));
+    await this.run.saveRun(run.agent, JSON.stringify(run), run.startedAt, this.runRetentionMs);
   }
 
   async lastRuns(limitPerAgent: number): Promise<RunRecord[]> {

@@ -14,8 +14,9 @@ import { maxBlockMs } from '../limiter/backoff.js';
 import { currentBoot, monotonicMs, timeline } from './clock.js';
 
 // 2: blocks say who set them and why (reason, origin, message, set_at); the clock is anchored on the
-// monotonic clock (meta clock_boot, clock_mono, clock_base). A version 1 store is upgraded in place,
-// and the upgrade is idempotent: an older claw that sets user_version back to 1 is harmless.
+// monotonic clock (meta clock_boot, clock_mono, clock_base); indexes for bounded growth (runs pruned
+// by time, lastRuns per agent). A version 1 store is upgraded in place, and the upgrade is
+// idempotent: an older claw that sets user_version back to 1 is harmless.
 const schemaVersion = 2;
 const blockColumns: [string, string][] = [['reason', 'text'], ['origin', 'text'], ['message', 'text'], ['set_at', 'integer']];
 const schema = `
@@ -35,6 +36,18 @@ create table if not exists runs (id integer primary key autoincrement, agent tex
   ended_at integer not null, outcome text not null, detail text not null);
 create index if not exists runs_by_agent on runs (agent, started_at);
 `;
+const growthSchema = `
+create index if not exists runs_by_time on runs (started_at);
+create index if not exists cache_by_keep on cache (keep_until);
+`;
+
+/** Pruning runs at most this often per store, so most heartbeats pay one indexed read for it. */
+const pruneEveryMs = 60 * 60_000;
+/** Rows deleted per transaction: short transactions keep other processes' waits short. */
+const pruneBatch = 2000;
+/** One prune stops after this long and resumes at the next write: a year's backlog never stalls a heartbeat. */
+const pruneBudgetMs = 200;
+const defaultRunRetentionMs = 30 * 86_400_000;
 
 export interface SqliteStoreOptions {
   dir: string;
@@ -43,6 +56,16 @@ export interface SqliteStoreOptions {
   holdTransactionMs?: number;
   onHold?: () => void;
   note?: string;
+  /** Heartbeat run records older than this are deleted (runs.retention; default 30 days). */
+  runRetentionMs?: number;
+}
+
+export interface PruneReport {
+  runs: number;
+  cache: number;
+  leases: number;
+  /** False when the time budget ran out with old rows left (the next write goes on). */
+  complete: boolean;
 }
 
 function nativeBinding(): string {
@@ -82,9 +105,11 @@ export class SqliteStore implements Store {
   private readonly clock: () => number;
   private readonly holdMs: number;
   private readonly onHold: (() => void) | undefined;
+  private readonly runRetentionMs: number;
 
   constructor(options: SqliteStoreOptions) {
     this.clock = options.clock;
+    this.runRetentionMs = options.runRetentionMs ?? defaultRunRetentionMs;
     this.holdMs = options.holdTransactionMs ?? 0;
     this.onHold = options.onHold;
     if (options.note) this.note = options.note;
@@ -123,6 +148,7 @@ export class SqliteStore implements Store {
       this.db.exec(schema);
       const columns = new Set((this.db.prepare(`select name from pragma_table_info('blocks')`).all() as { name: string }[]).map((c) => c.name));
       for (const [name, type] of blockColumns) if (!columns.has(name)) this.db.exec(`alter table blocks add column ${name} ${type}`);
+      this.db.exec(growthSchema);
       this.db.pragma(`user_version = ${schemaVersion}`);
     }).immediate();
   }
@@ -414,29 +440,69 @@ export class SqliteStore implements Store {
   }
 
   async saveRun(run: RunRecord): Promise<void> {
-    this.write(() =>
-      this.db
-        .prepare(`insert into runs (agent, started_at, ended_at, outcome, detail) values (?, ?, ?, ?, ?)`)
-        .run(run.agent, run.startedAt, run.endedAt, run.outcome, JSON.stringify(run.detail)),
-    );
+    const due = this.write((now) => {
+      this.stmt(`insert into runs (agent, started_at, ended_at, outcome, detail) values (?, ?, ?, ?, ?)`).run(
+        run.agent,
+        run.startedAt,
+        run.endedAt,
+        run.outcome,
+        JSON.stringify(run.detail),
+      );
+      const last = this.stmt(`select value from meta where key = 'pruned_at'`).get() as { value: number } | undefined;
+      return !last || now - last.value >= pruneEveryMs;
+    });
+    if (due) this.prune();
+  }
+
+  /**
+   * Deletes run records older than the retention, cache entries past their keep time and leases
+   * expired for an hour, in short batches within a time budget; records when it finished, so the
+   * next prune is an hour away. Called by saveRun at most hourly; exposed for tests and benches.
+   */
+  prune(budgetMs = pruneBudgetMs): PruneReport {
+    const started = Date.now();
+    const report: PruneReport = { runs: 0, cache: 0, leases: 0, complete: false };
+    for (;;) {
+      const step = this.write((now) => {
+        const runs = this.stmt(`delete from runs where id in (select id from runs where started_at < ? order by started_at limit ?)`).run(
+          now - this.runRetentionMs,
+          pruneBatch,
+        ).changes;
+        const cache = this.stmt(`delete from cache where key in (select key from cache where keep_until <= ? limit ?)`).run(now, pruneBatch).changes;
+        const leases = this.stmt(`delete from leases where expires_at < ?`).run(now - pruneEveryMs).changes;
+        const done = runs < pruneBatch && cache < pruneBatch;
+        if (done) {
+          this.stmt(`insert into meta (key, value) values ('pruned_at', ?) on conflict (key) do update set value = excluded.value`).run(now);
+        }
+        return { runs, cache, leases, done };
+      });
+      report.runs += step.runs;
+      report.cache += step.cache;
+      report.leases += step.leases;
+      if (step.done) return { ...report, complete: true };
+      if (Date.now() - started >= budgetMs) return report;
+    }
   }
 
   async lastRuns(limitPerAgent: number): Promise<RunRecord[]> {
-    return this.read(() =>
-      (this.db
-        .prepare(
-          `select agent, started_at, ended_at, outcome, detail from (
-             select *, row_number() over (partition by agent order by started_at desc, id desc) rn from runs
-           ) where rn <= ? order by agent, started_at desc`,
-        )
-        .all(limitPerAgent) as { agent: string; started_at: number; ended_at: number; outcome: string; detail: string }[]).map((r) => ({
-        agent: r.agent,
-        startedAt: r.started_at,
-        endedAt: r.ended_at,
-        outcome: r.outcome,
-        detail: JSON.parse(r.detail),
-      })),
-    );
+    return this.read(() => {
+      // Distinct agents by skipping through the index (one seek per agent, not a scan of every run),
+      // then each agent's latest runs from the same index.
+      const agents = this.stmt(
+        `with recursive a(agent) as (select min(agent) from runs union all select (select min(agent) from runs where agent > a.agent) from a where a.agent is not null)
+         select agent from a where agent is not null`,
+      ).all() as { agent: string }[];
+      const latest = this.stmt(`select agent, started_at, ended_at, outcome, detail from runs where agent = ? order by started_at desc, id desc limit ?`);
+      return agents.flatMap(({ agent }) =>
+        (latest.all(agent, limitPerAgent) as { agent: string; started_at: number; ended_at: number; outcome: string; detail: string }[]).map((r) => ({
+          agent: r.agent,
+          startedAt: r.started_at,
+          endedAt: r.ended_at,
+          outcome: r.outcome,
+          detail: JSON.parse(r.detail),
+        })),
+      );
+    });
   }
 
   async close(): Promise<void> {

@@ -93,7 +93,7 @@ describe('claw doctor', () => {
     expect(doc.ok).toBe(true);
     expect(doc.checks.map((c: any) => c.name)).toEqual([
       'node', 'sqlite', 'state dir', 'state file modes', 'store', 'config', 'roster', 'agent coo', 'agent lawyer',
-      'multica', 'multica (cron PATH)', 'openclaw', 'openclaw (cron PATH)', 'gateway nvidia', 'crontab', 'cron daemon',
+      'multica', 'multica (cron PATH)', 'openclaw', 'openclaw (cron PATH)', 'gateway nvidia', 'workboard read', 'crontab', 'cron daemon',
     ]);
     for (const c of doc.checks) {
       expect(Object.keys(c)).toEqual(['name', 'status', 'detail', 'fix']);
