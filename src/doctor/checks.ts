@@ -54,7 +54,7 @@ export interface DoctorDeps {
   sqliteRuntime(): SqliteRuntime;
   isSafeSqliteVersion(version: string): boolean;
   /** Runs a program with a timeout (src/proc.ts runProcess). */
-  run(argv: string[], options: { env: NodeJS.ProcessEnv; timeoutMs: number }): Promise<ProcessResult>;
+  run(argv: string[], options: { env: NodeJS.ProcessEnv; timeoutMs: number; secrets?: readonly string[] }): Promise<ProcessResult>;
   /** Opens the SQLite store in `dir` the way every command does, reads its clock, closes it. */
   openSqliteStore(dir: string): Promise<{ location: string }>;
   probeRedis(url: string, timeoutMs: number): Promise<RedisProbe>;
@@ -471,7 +471,9 @@ export function cronPathOf(crontab: string): { path: string; fromCrontab: boolea
 }
 
 export async function readCrontabText(deps: DoctorDeps): Promise<{ text?: string; check?: Check }> {
-  const result = await deps.run(['crontab', '-l'], { env: deps.env, timeoutMs: crontabTimeoutMs });
+  // Read as it is (the store URL's password included) to compare it with the block claw would write;
+  // nothing read here is printed unredacted (claw's own output is redacted as it is written).
+  const result = await deps.run(['crontab', '-l'], { env: deps.env, timeoutMs: crontabTimeoutMs, secrets: [] });
   if (result.spawnError?.code === 'ENOENT') {
     return { check: fail('crontab', 'crontab not found on PATH', 'install cron (apt-get install cron; dnf install cronie), or run the fleet another way (`claw cron print` shows the lines)', ExitCode.unavailable) };
   }

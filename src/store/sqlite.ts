@@ -440,7 +440,7 @@ export class SqliteStore implements Store {
   }
 
   async saveRun(run: RunRecord): Promise<void> {
-    const due = this.write((now) => {
+    const due = this.write(() => {
       this.stmt(`insert into runs (agent, started_at, ended_at, outcome, detail) values (?, ?, ?, ?, ?)`).run(
         run.agent,
         run.startedAt,
@@ -448,31 +448,35 @@ export class SqliteStore implements Store {
         run.outcome,
         JSON.stringify(run.detail),
       );
+      // Runs are stamped by the heartbeats' wall clocks, so their retention is judged on that clock
+      // too (the store's timeline is immune to clock steps and may drift from it).
       const last = this.stmt(`select value from meta where key = 'pruned_at'`).get() as { value: number } | undefined;
-      return !last || now - last.value >= pruneEveryMs;
+      return !last || Math.abs(run.startedAt - last.value) >= pruneEveryMs;
     });
-    if (due) this.prune();
+    if (due) this.prune(pruneBudgetMs, run.startedAt);
   }
 
   /**
-   * Deletes run records older than the retention, cache entries past their keep time and leases
-   * expired for an hour, in short batches within a time budget; records when it finished, so the
-   * next prune is an hour away. Called by saveRun at most hourly; exposed for tests and benches.
+   * Deletes run records older than the retention (before `runsNow`, on the runs' own clock), cache
+   * entries past their keep time and leases expired for an hour, in short batches within a time
+   * budget; records when it finished, so the next prune is an hour away. Called by saveRun at most
+   * hourly; exposed for tests and benches.
    */
-  prune(budgetMs = pruneBudgetMs): PruneReport {
+  prune(budgetMs = pruneBudgetMs, runsNow?: number): PruneReport {
     const started = Date.now();
     const report: PruneReport = { runs: 0, cache: 0, leases: 0, complete: false };
     for (;;) {
       const step = this.write((now) => {
+        const reference = runsNow ?? now;
         const runs = this.stmt(`delete from runs where id in (select id from runs where started_at < ? order by started_at limit ?)`).run(
-          now - this.runRetentionMs,
+          reference - this.runRetentionMs,
           pruneBatch,
         ).changes;
         const cache = this.stmt(`delete from cache where key in (select key from cache where keep_until <= ? limit ?)`).run(now, pruneBatch).changes;
         const leases = this.stmt(`delete from leases where expires_at < ?`).run(now - pruneEveryMs).changes;
         const done = runs < pruneBatch && cache < pruneBatch;
         if (done) {
-          this.stmt(`insert into meta (key, value) values ('pruned_at', ?) on conflict (key) do update set value = excluded.value`).run(now);
+          this.stmt(`insert into meta (key, value) values ('pruned_at', ?) on conflict (key) do update set value = excluded.value`).run(reference);
         }
         return { runs, cache, leases, done };
       });

@@ -28,8 +28,8 @@ function makeDatabase(stateDir: string, extraSql = ''): string {
 function cachedCards(stateDir: string): unknown {
   const db = new Database(join(stateDir, 'claw.db'), { readonly: true });
   try {
-    const row = db.prepare(`select value from cache where key = 'workboard:cards:default'`).get() as { value: string } | undefined;
-    return row && JSON.parse(row.value);
+    const row = db.prepare(`select value from cache where key = 'workboard:cards:all-boards'`).get() as { value: string } | undefined;
+    return row && (JSON.parse(row.value) as { items: unknown[] }).items;
   } finally {
     db.close();
   }
@@ -78,8 +78,8 @@ describe('WorkBoard through the plugin database', () => {
     expect(results.cli!.listCalls).toBe(1);
     expect(results.db!.listCalls).toBe(0);
     expect(results.auto!.listCalls).toBe(0);
-    // Archived cards are dropped on both paths: five of the six fixture cards.
-    expect((results.cli!.cards as unknown[]).length).toBe(5);
+    // Archived cards are kept on both paths (dependencies resolve over them): all six fixture cards.
+    expect((results.cli!.cards as unknown[]).length).toBe(6);
     expect(results.db!.cards).toEqual(results.cli!.cards);
     expect(results.auto!.cards).toEqual(results.cli!.cards);
     expect(results.db!.poll.agents).toEqual(results.cli!.poll.agents);
