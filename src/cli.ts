@@ -10,6 +10,7 @@ import { registerHeartbeat } from './commands/heartbeat.js';
 import { registerPoll } from './commands/poll.js';
 import { registerCache } from './commands/cache.js';
 import { registerCron } from './commands/cron.js';
+import { registerProxy } from './commands/proxy.js';
 
 const CLAW_VERSION = '0.1.0';
 
@@ -26,6 +27,7 @@ const registrations: [string, (program: Command, ctx: Context) => void][] = [
   ['status', registerStatus],
   ['cache', registerCache],
   ['cron', registerCron],
+  ['proxy', registerProxy],
   ['config', registerConfig],
   ['help', registerHelp],
 ];

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
 import { parseDuration } from '../duration.js';
+import { parsePriority } from '../priority.js';
 import { configFile } from './paths.js';
 
 export interface GatewayConfig {
@@ -18,6 +19,19 @@ export interface GatewayConfig {
   margin?: string | number;
   baseUrl?: string;
   apiKeyEnv?: string;
+  /** How long a spent quota (402, insufficient_quota) blocks the gateway when the answer says no reset (default 1h). */
+  quotaBlock?: string | number;
+  /** Its model requests go through `claw proxy`, which admits each one: heartbeat dispatches take no slot of their own. */
+  proxied?: boolean;
+}
+
+export interface ProxyConfig {
+  /** How long a request may wait in the queue and retry upstream 429s before the proxy answers 429 (default 2m). */
+  retryFor?: string | number;
+  /** Priority of requests without x-claw-priority or a known x-claw-agent (default normal). */
+  priority?: string;
+  /** Request bodies larger than this many bytes are refused with 413 (default 16 MiB). */
+  maxBodyBytes?: number;
 }
 
 export interface ClawConfig {
@@ -27,6 +41,7 @@ export interface ClawConfig {
   store?: string;
   storePrefix?: string;
   storeFallback?: 'local' | 'none';
+  proxy?: ProxyConfig;
 }
 
 export const builtinGateways: Record<string, GatewayConfig> = {
@@ -59,8 +74,9 @@ export const builtinGateways: Record<string, GatewayConfig> = {
   },
 };
 
-const topLevelKeys = new Set(['gateways', 'heartbeatsDir', 'cache', 'store', 'storePrefix', 'storeFallback']);
-const gatewayKeys = new Set(['match', 'limit', 'window', 'burst', 'reserveLow', 'margin', 'baseUrl', 'apiKeyEnv']);
+const topLevelKeys = new Set(['gateways', 'heartbeatsDir', 'cache', 'store', 'storePrefix', 'storeFallback', 'proxy']);
+const gatewayKeys = new Set(['match', 'limit', 'window', 'burst', 'reserveLow', 'margin', 'baseUrl', 'apiKeyEnv', 'quotaBlock', 'proxied']);
+const proxyKeys = new Set(['retryFor', 'priority', 'maxBodyBytes']);
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -84,6 +100,20 @@ export function configProblem(config: unknown): string | undefined {
   }
   if (config.storeFallback !== undefined && config.storeFallback !== 'local' && config.storeFallback !== 'none') {
     return '"storeFallback" must be "local" or "none"';
+  }
+  if (config.proxy !== undefined) {
+    if (!isObject(config.proxy)) return '"proxy" must be an object';
+    for (const key of Object.keys(config.proxy)) {
+      if (!proxyKeys.has(key)) return `unknown key "proxy.${key}" (known: ${[...proxyKeys].join(', ')})`;
+    }
+    const { retryFor, priority, maxBodyBytes } = config.proxy;
+    if (retryFor !== undefined && !isDuration(retryFor)) return `proxy.retryFor: ${JSON.stringify(retryFor)} is not a duration (use 500ms, 2s, 10m, 1h or seconds)`;
+    if (priority !== undefined && (typeof priority !== 'string' || parsePriority(priority) === undefined)) {
+      return `proxy.priority: ${JSON.stringify(priority)} is not a priority (urgent, high, normal or low)`;
+    }
+    if (maxBodyBytes !== undefined && (!Number.isInteger(maxBodyBytes) || (maxBodyBytes as number) < 1)) {
+      return `proxy.maxBodyBytes must be a whole number of bytes >= 1, got ${JSON.stringify(maxBodyBytes)}`;
+    }
   }
   if (config.cache !== undefined) {
     if (!isObject(config.cache)) return '"cache" must be an object';
@@ -112,7 +142,7 @@ function gatewayProblem(gateway: unknown): string | undefined {
   for (const key of Object.keys(gateway)) {
     if (!gatewayKeys.has(key)) return `unknown key "${key}" (known: ${[...gatewayKeys].join(', ')})`;
   }
-  const { match, limit, window, burst, reserveLow, margin, baseUrl, apiKeyEnv } = gateway;
+  const { match, limit, window, burst, reserveLow, margin, baseUrl, apiKeyEnv, quotaBlock, proxied } = gateway;
   if (match !== undefined && (!Array.isArray(match) || match.some((m) => typeof m !== 'string' || m === ''))) {
     return '"match" must be a list of provider ids or patterns such as "nvidia*"';
   }
@@ -140,6 +170,10 @@ function gatewayProblem(gateway: unknown): string | undefined {
   if (apiKeyEnv !== undefined && (typeof apiKeyEnv !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(apiKeyEnv))) {
     return `"apiKeyEnv" must be an environment variable name, got ${JSON.stringify(apiKeyEnv)}`;
   }
+  if (quotaBlock !== undefined && (!isDuration(quotaBlock) || parseDuration(quotaBlock as string)! <= 0)) {
+    return `"quotaBlock" must be a positive duration, got ${JSON.stringify(quotaBlock)}`;
+  }
+  if (proxied !== undefined && typeof proxied !== 'boolean') return `"proxied" must be true or false, got ${JSON.stringify(proxied)}`;
   return undefined;
 }
 
