@@ -1,6 +1,6 @@
 // The proxy's Prometheus text: this process's request counters, and the fleet-wide token counters
 // and blocks kept in the store.
-import type { TokenUsage } from './usage.js';
+import { tokenSamples, type TokenUsage } from './usage.js';
 import type { Block } from './blocks.js';
 
 type Labels = Record<string, string>;
@@ -60,19 +60,7 @@ export function formatMetrics(stats: ProxyStats, gateways: GatewayView[], now: n
   metric('claw_proxy_in_flight', 'Requests in this proxy now (queued or upstream)', 'gauge', [[{}, stats.inFlight]]);
   metric('claw_proxy_queued', 'Requests of this proxy waiting for a slot', 'gauge', [[{}, stats.queued]]);
   // Tokens are counted in the store, so these are fleet-wide totals (every proxy on the store).
-  const tokens: [Labels, number][] = [];
-  for (const g of gateways) {
-    for (const kind of ['prompt', 'completion'] as const) {
-      let named = 0;
-      for (const [agent, t] of Object.entries(g.tokens.byAgent)) {
-        tokens.push([{ gateway: g.name, agent, kind }, t[kind]]);
-        named += t[kind];
-      }
-      // Requests without x-claw-agent: the agent label is empty, so a sum over agents is the total.
-      tokens.push([{ gateway: g.name, agent: '', kind }, Math.max(0, g.tokens[kind] - named)]);
-    }
-  }
-  metric('claw_proxy_tokens_total', 'Tokens in replies that came through claw proxy (from the store: every proxy on it)', 'counter', tokens);
+  metric('claw_proxy_tokens_total', 'Tokens in replies that came through claw proxy (from the store: every proxy on it)', 'counter', gateways.flatMap((g) => tokenSamples(g.name, g.tokens)));
   metric('claw_gateway_used', 'Admissions in the current window', 'gauge', gateways.map((g) => [{ gateway: g.name }, g.used]));
   metric(
     'claw_gateway_blocked_seconds',

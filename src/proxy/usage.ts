@@ -107,3 +107,17 @@ export function tokenUsage(counters: Record<string, number>): TokenUsage {
   }
   return result;
 }
+
+/** Samples for `claw_proxy_tokens_total{gateway,agent,kind}`: one per agent, and agent="" for requests without x-claw-agent, so a sum over agents is the total. */
+export function tokenSamples(gateway: string, tokens: TokenUsage): [Record<string, string>, number][] {
+  const samples: [Record<string, string>, number][] = [];
+  for (const kind of ['prompt', 'completion'] as const) {
+    let named = 0;
+    for (const [agent, t] of Object.entries(tokens.byAgent)) {
+      samples.push([{ gateway, agent, kind }, t[kind]]);
+      named += t[kind];
+    }
+    samples.push([{ gateway, agent: '', kind }, Math.max(0, tokens[kind] - named)]);
+  }
+  return samples;
+}
