@@ -1,0 +1,242 @@
+// `claw proxy` as a real process, driven by the official OpenAI SDK, in front of a strict
+// rolling-window provider on 127.0.0.1; `claw call` processes share its store.
+import OpenAI from 'openai';
+import { afterEach, describe, expect, it } from 'vitest';
+import { busiestWindow, finished, runClaw, sandbox, startClaw, statusJson, stores, waitFor } from '../helpers/claw';
+import { startUpstream, usageFor, type Upstream } from '../helpers/openai-upstream';
+import { startProxyProcess, stopAllProxies, type ProxyProcess } from '../helpers/proxy';
+
+const key = 'sk-proxy-SECRET-0123456789';
+const clientKey = 'sk-client-OTHER-9876543210';
+let upstream: Upstream | undefined;
+afterEach(async () => {
+  await stopAllProxies();
+  await upstream?.close();
+  upstream = undefined;
+});
+
+const gatewayConfig = (url: string, limit: number | undefined, window: string, extra: Record<string, unknown> = {}) => ({
+  gateways: { nv: { match: ['nv'], ...(limit ? { limit } : {}), window, baseUrl: url, apiKeyEnv: 'NV_KEY', ...extra } },
+});
+const sdk = (proxy: ProxyProcess, headers: Record<string, string> = {}, gateway = 'nv') =>
+  new OpenAI({ baseURL: `${proxy.url}/${gateway}/v1`, apiKey: clientKey, maxRetries: 0, defaultHeaders: headers });
+const ask = (content: string) => ({ model: 'm', messages: [{ role: 'user' as const, content }] });
+const nv = async (env: NodeJS.ProcessEnv) => (await statusJson(env)).gateways.find((g: any) => g.name === 'nv');
+const expectNoKeys = (...texts: string[]) => {
+  for (const text of texts) {
+    expect(text).not.toContain(key);
+    expect(text).not.toContain(clientKey);
+  }
+};
+
+describe.each(stores)('claw proxy and the shared limit (%s store)', (store) => {
+  it('answers concurrent requests beyond the limit, streamed or not, with zero 429s upstream', async () => {
+    upstream = await startUpstream({ limit: 3, windowMs: 2000, chunks: 3 });
+    const box = sandbox({ NV_KEY: key }, store);
+    box.writeConfig(gatewayConfig(upstream.url, 3, '2s'));
+    const proxy = await startProxyProcess(box.env);
+    const client = sdk(proxy);
+    const replies = await Promise.all(
+      Array.from({ length: 10 }, async (_, i) => {
+        if (i % 2 === 0) return (await client.chat.completions.create(ask(`plain ${i}`))).choices[0]!.message.content;
+        const stream = await client.chat.completions.create({ ...ask(`streamed ${i}`), stream: true, stream_options: { include_usage: true } });
+        let text = '';
+        for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
+        return text;
+      }),
+    );
+    expect(replies).toEqual(Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? 'ok m' : 'part0 part1 part2 ')));
+    expect(upstream.rejected).toHaveLength(0);
+    expect(upstream.accepted).toHaveLength(10);
+    expect(busiestWindow(upstream.accepted, 2000)).toBeLessThanOrEqual(3);
+    // The proxy's key replaced the client's; x-claw-* headers stay in the proxy.
+    expect(new Set(upstream.requests.map((r) => r.headers.authorization))).toEqual(new Set([`Bearer ${key}`]));
+    const gateway = await nv(box.env);
+    expect(gateway.counters.admitted).toBe(10);
+    expect(gateway.tokens.prompt).toBe(upstream.requests.reduce((sum, r) => sum + usageFor(r.body).prompt_tokens, 0));
+    expect(gateway.tokens.completion).toBe(70);
+    expect(await proxy.stop()).toBe(0);
+    expectNoKeys(proxy.stdout(), proxy.stderr());
+  });
+
+  it('proxy requests and claw call processes together never exceed the limit', async () => {
+    upstream = await startUpstream({ limit: 4, windowMs: 2000 });
+    const box = sandbox({ NV_KEY: key }, store);
+    box.writeConfig(gatewayConfig(upstream.url, 4, '2s'));
+    const proxy = await startProxyProcess(box.env);
+    const client = sdk(proxy);
+    const calls = Array.from({ length: 6 }, (_, i) => finished(startClaw(['call', '--model', 'nv/m', '--prompt', `call ${i}`], box.env)));
+    const viaProxy = Array.from({ length: 6 }, (_, i) => client.chat.completions.create(ask(`proxy ${i}`)));
+    const [callResults, proxyResults] = await Promise.all([Promise.all(calls), Promise.all(viaProxy)]);
+    expect(callResults.map((r) => r.code)).toEqual(Array(6).fill(0));
+    expect(proxyResults.map((r) => r.choices[0]!.message.content)).toEqual(Array(6).fill('ok m'));
+    expect(upstream.rejected).toHaveLength(0);
+    expect(upstream.accepted).toHaveLength(12);
+    expect(busiestWindow(upstream.accepted, 2000)).toBeLessThanOrEqual(4);
+  });
+
+  it('retries upstream 429s inside the proxy: every process backs off and the client gets a late answer, not a 429', async () => {
+    upstream = await startUpstream({ limit: 2, windowMs: 2000 });
+    const box = sandbox({ NV_KEY: key }, store);
+    // The provider is stricter than the configured limit: it answers 429 with Retry-After.
+    box.writeConfig(gatewayConfig(upstream.url, 5, '2s'));
+    const proxy = await startProxyProcess(box.env);
+    const replies = await Promise.all(Array.from({ length: 6 }, (_, i) => sdk(proxy).chat.completions.create(ask(`r ${i}`))));
+    expect(replies.map((r) => r.choices[0]!.message.content)).toEqual(Array(6).fill('ok m'));
+    expect(upstream.accepted).toHaveLength(6);
+    expect(upstream.rejected.length).toBeGreaterThan(0);
+    expect(upstream.ignoredRetryAfter).toBe(0);
+    const gateway = await nv(box.env);
+    expect(gateway.counters.rateLimited).toBe(upstream.rejected.length);
+    expect(gateway.counters.retries).toBe(upstream.rejected.length);
+  });
+});
+
+describe('claw proxy', () => {
+  it('passes SSE through as it arrives: the client has its first chunk before upstream writes its last', async () => {
+    upstream = await startUpstream({ chunks: 6, chunkDelayMs: 250 });
+    const box = sandbox({ NV_KEY: key });
+    box.writeConfig(gatewayConfig(upstream.url, undefined, '60s'));
+    const proxy = await startProxyProcess(box.env);
+    const stream = await sdk(proxy, { 'x-claw-agent': 'coo' }).chat.completions.create({ ...ask('stream please'), stream: true, stream_options: { include_usage: true } });
+    let firstAt: number | undefined;
+    let text = '';
+    let usage: unknown;
+    for await (const chunk of stream) {
+      firstAt ??= Date.now();
+      text += chunk.choices[0]?.delta?.content ?? '';
+      if (chunk.usage) usage = chunk.usage;
+    }
+    expect(text).toBe('part0 part1 part2 part3 part4 part5 ');
+    expect(upstream.lastChunkAt).toHaveLength(1);
+    expect(firstAt!).toBeLessThan(upstream.lastChunkAt[0]!);
+    const expected = usageFor(upstream.requests[0]!.body);
+    expect(usage).toMatchObject(expected);
+    // The last chunk's usage is counted for the gateway and for the agent named in x-claw-agent.
+    const gateway = await nv(box.env);
+    expect(gateway.tokens).toEqual({ prompt: expected.prompt_tokens, completion: 7, byAgent: { coo: { prompt: expected.prompt_tokens, completion: 7 } } });
+    const metrics = await (await fetch(`${proxy.url}/metrics`)).text();
+    expect(metrics).toContain(`claw_proxy_tokens_total{gateway="nv",agent="coo",kind="prompt"} ${expected.prompt_tokens}`);
+    expect(metrics).toContain('claw_proxy_requests_total{gateway="nv",code="200"} 1');
+    expect(upstream.requests[0]!.headers['x-claw-agent']).toBeUndefined();
+    expect((await runClaw(['status'], box.env)).stdout).toContain(`nv: tokens ${expected.prompt_tokens} prompt / 7 completion (by agent, prompt/completion: coo ${expected.prompt_tokens}/7)`);
+  });
+
+  it('a client that disconnects while queued leaves the queue at once and takes no slot', async () => {
+    upstream = await startUpstream();
+    const box = sandbox({ NV_KEY: key });
+    box.writeConfig(gatewayConfig(upstream.url, 1, '4s'));
+    const proxy = await startProxyProcess(box.env);
+    const client = sdk(proxy);
+    await client.chat.completions.create(ask('first'));
+    const abort = new AbortController();
+    const gone = client.chat.completions.create(ask('gone'), { signal: abort.signal }).catch((err: Error) => err);
+    await waitFor(async () => (await nv(box.env)).waiters.normal === 1, 10_000, 50);
+    abort.abort();
+    expect(await gone).toBeInstanceOf(Error);
+    const abortedAt = Date.now();
+    await waitFor(async () => (await nv(box.env)).waiters.normal === 0, 10_000, 20);
+    // Well inside the 1.5 s waiter lease: it left, it was not waited out.
+    expect(Date.now() - abortedAt).toBeLessThan(1500);
+    const next = await client.chat.completions.create(ask('next'));
+    expect(next.choices[0]!.message.content).toBe('ok m');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(upstream.requests.map((r) => r.body.messages[0].content)).toEqual(['first', 'next']);
+    expect((await nv(box.env)).counters.admitted).toBe(2);
+  });
+
+  it('answers 429 with Retry-After once the retry budget is spent, and then holds back without calling upstream', async () => {
+    upstream = await startUpstream({ limit: 1, windowMs: 60_000, retryAfterS: 30 });
+    const box = sandbox({ NV_KEY: key });
+    box.writeConfig({ ...gatewayConfig(upstream.url, 10, '60s'), proxy: { retryFor: '1s' } });
+    const proxy = await startProxyProcess(box.env);
+    const client = sdk(proxy);
+    await client.chat.completions.create(ask('one'));
+    const refused = await client.chat.completions.create(ask('two')).catch((err) => err);
+    expect(refused).toBeInstanceOf(OpenAI.APIError);
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(29);
+    expect(upstream.requests).toHaveLength(2);
+    // The block holds every request back (no provider call); past the budget the proxy answers 429.
+    const held = await client.chat.completions.create(ask('three')).catch((err) => err);
+    expect(held.status).toBe(429);
+    expect(Number(held.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(upstream.requests).toHaveLength(2);
+    expect((await nv(box.env)).blockedUntil).not.toBeNull();
+  });
+
+  it("the proxy's own refusals: 404 for an unknown gateway or one without baseUrl, 413 past the body cap, 400 for a bad priority, never 401/403", async () => {
+    upstream = await startUpstream();
+    const box = sandbox({ NV_KEY: key });
+    box.writeConfig({ gateways: { ...gatewayConfig(upstream.url, 10, '60s').gateways, bare: { match: ['bare'], limit: 5 } }, proxy: { maxBodyBytes: 1000 } });
+    const proxy = await startProxyProcess(box.env);
+    const post = (path: string, body: string | ReadableStream, headers: Record<string, string> = {}) =>
+      fetch(`${proxy.url}${path}`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers }, ...(typeof body === 'string' ? {} : { duplex: 'half' }) } as RequestInit);
+    const small = JSON.stringify(ask('hi'));
+    const big = JSON.stringify(ask('x'.repeat(2000)));
+    const answers = {
+      unknown: await post('/nope/v1/chat/completions', small),
+      bare: await post('/bare/v1/chat/completions', small),
+      noRoute: await post('/chat/completions', small),
+      tooBig: await post('/nv/v1/chat/completions', big),
+      tooBigChunked: await post('/nv/v1/chat/completions', new ReadableStream({ start: (c) => (c.enqueue(new TextEncoder().encode(big)), c.close()) })),
+      badPriority: await post('/nv/v1/chat/completions', small, { 'x-claw-priority': 'asap' }),
+    };
+    const statuses = Object.fromEntries(await Promise.all(Object.entries(answers).map(async ([name, r]) => [name, [r.status, (await r.json()).error.code]])));
+    expect(statuses).toEqual({
+      unknown: [404, 'no_such_gateway'],
+      bare: [404, 'no_base_url'],
+      noRoute: [404, 'no_route'],
+      tooBig: [413, 'body_too_large'],
+      tooBigChunked: [413, 'body_too_large'],
+      badPriority: [400, 'bad_priority'],
+    });
+    expect(upstream.requests).toHaveLength(0);
+    const ok = await post('/nv/v1/chat/completions', small, { 'x-claw-priority': 'high' });
+    expect(ok.status).toBe(200);
+    expect((await fetch(`${proxy.url}/healthz`)).status).toBe(200);
+  });
+
+  it('replaces the Authorization with the gateway key, passes the client one on without a key, and never prints either', async () => {
+    upstream = await startUpstream();
+    const box = sandbox({ NV_KEY: key });
+    box.writeConfig({ gateways: { nv: { match: ['nv'], baseUrl: upstream.url, apiKeyEnv: 'NV_KEY' }, open: { match: ['open'], baseUrl: upstream.url, apiKeyEnv: 'OPEN_KEY' } } });
+    const proxy = await startProxyProcess(box.env);
+    await sdk(proxy).chat.completions.create(ask('a'));
+    await sdk(proxy, {}, 'open').chat.completions.create(ask('b'));
+    expect(upstream.requests.map((r) => r.headers.authorization)).toEqual([`Bearer ${key}`, `Bearer ${clientKey}`]);
+    // A provider that echoes the key back in an error: the client sees it redacted.
+    upstream.quota = { status: 400, body: { error: { message: `bad request from ${key}` } } };
+    const echoed = await sdk(proxy).chat.completions.create(ask('c')).catch((err) => err);
+    expect(echoed.status).toBe(400);
+    expect(echoed.message).toContain('[redacted]');
+    const metrics = await (await fetch(`${proxy.url}/metrics`)).text();
+    const status = await runClaw(['status', '--json'], box.env);
+    expect(await proxy.stop()).toBe(0);
+    expectNoKeys(proxy.stdout(), proxy.stderr(), metrics, status.stdout, status.stderr, echoed.message);
+  });
+
+  it('on SIGTERM: a request in flight finishes, a queued one leaves the queue with a 503, exit 0', async () => {
+    upstream = await startUpstream({ chunks: 8, chunkDelayMs: 200 });
+    const box = sandbox({ NV_KEY: key });
+    box.writeConfig(gatewayConfig(upstream.url, 1, '10s'));
+    const proxy = await startProxyProcess(box.env);
+    const client = sdk(proxy);
+    const stream = await client.chat.completions.create({ ...ask('long'), stream: true });
+    const reading = (async () => {
+      let text = '';
+      for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
+      return text;
+    })();
+    const queued = client.chat.completions.create(ask('queued')).catch((err) => err);
+    await waitFor(async () => (await nv(box.env)).waiters.normal === 1, 10_000, 50);
+    const exit = proxy.stop('SIGTERM');
+    expect((await queued).status).toBe(503);
+    expect(await reading).toBe('part0 part1 part2 part3 part4 part5 part6 part7 ');
+    expect(await exit).toBe(0);
+    const gateway = await nv(box.env);
+    expect(gateway.waiters.normal).toBe(0);
+    expect(gateway.counters.admitted).toBe(1);
+    expect(upstream.requests).toHaveLength(1);
+  });
+});
