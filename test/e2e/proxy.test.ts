@@ -229,10 +229,15 @@ describe('claw proxy', () => {
       return text;
     })();
     const queued = client.chat.completions.create(ask('queued')).catch((err) => err);
+    const order: string[] = [];
+    void queued.then(() => order.push('queued answered'));
+    void reading.then(() => order.push('stream done'));
     await waitFor(async () => (await nv(box.env)).waiters.normal === 1, 10_000, 50);
     const exit = proxy.stop('SIGTERM');
     expect((await queued).status).toBe(503);
     expect(await reading).toBe('part0 part1 part2 part3 part4 part5 part6 part7 ');
+    // The queued request was let go at once, not after the in-flight one (or the grace) ran out.
+    expect(order).toEqual(['queued answered', 'stream done']);
     expect(await exit).toBe(0);
     const gateway = await nv(box.env);
     expect(gateway.waiters.normal).toBe(0);
