@@ -12,7 +12,7 @@ import { admitCall, defaultMaxWait, fallbackFor, startWindow, type CallAdmission
 import type { Store } from '../store/types.js';
 import { findExecutable, runCommand } from './command.js';
 import { postChat, redact, replyText } from './http.js';
-import { currentBlock } from '../proxy/blocks.js';
+import { quotaBlock } from '../proxy/blocks.js';
 
 export type CallTarget =
   | { kind: 'command'; argv: string[]; retryOn: RegExp; retryExitCodes: number[] }
@@ -75,9 +75,9 @@ export async function runCall(options: CallOptions, plan: CallPlan, store: Store
   const maxWaitMs = options.maxWaitMs ?? defaultMaxWait(options.priority);
   if (options.dryRun) return dryRun(options, primary, store, io, maxWaitMs);
   // A spent quota (set by `claw proxy` or any process): no call to the provider; the fallback model, else exit 75.
-  const quota = await currentBlock(store, primary);
+  const quota = await quotaBlock(store, primary, io.now);
   let model = options.model;
-  if (quota?.reason === 'quota') {
+  if (quota) {
     const why = `gateway ${primary.name} is blocked until ${new Date(quota.until).toISOString()} (quota spent${quota.message ? `: ${quota.message}` : ''})`;
     if (!fallback) throw new TempFailError(`${why}; pass --fallback-model or try again then`);
     [primary, model, fallback] = [fallback.gateway, fallback.model, undefined];

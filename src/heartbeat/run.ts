@@ -16,7 +16,7 @@ import { gatherAll } from './gather.js';
 import { memoryKey, runLockName } from './keys.js';
 import { leaseOwner, takeLease } from '../lease.js';
 import { gatewayConfigs } from '../config/config.js';
-import { currentBlock } from '../proxy/blocks.js';
+import { quotaBlock } from '../proxy/blocks.js';
 
 export type Outcome = 'idle' | 'dispatched' | 'skipped' | 'degraded' | 'failed' | 'deferred';
 
@@ -210,8 +210,8 @@ async function check(
     const message = dispatchMessage(agent, todo, recover, now);
     const argv = fillTemplate(agent.dispatch, { agent: agent.id, message, model: agent.model });
     report.dispatch = { argv, gateway: gateway.name, model: agent.model, priority: priorityName(priority), tasks: named.map((v) => v.key) };
-    const block = deps.dryRun ? undefined : await currentBlock(store, gateway);
-    if (block?.reason === 'quota') {
+    const block = deps.dryRun ? undefined : await quotaBlock(store, gateway, deps.clock);
+    if (block) {
       // A spent quota: no turn (it would fail), no round counted; one escalation per block.
       const until = new Date(block.until).toISOString();
       report.quota = { gateway: gateway.name, until, ...(block.message ? { message: block.message } : {}) };

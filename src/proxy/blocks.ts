@@ -49,3 +49,15 @@ export async function currentBlock(store: Store, gateway: Gateway): Promise<Bloc
   if (doc && doc.until >= state.blockedUntil - 1000) return { ...doc, until: state.blockedUntil };
   return { until: state.blockedUntil, reason: 'rate_limited', origin: 'unknown', setAt: state.now };
 }
+
+/**
+ * The gateway's quota block, if one is in force. Cheap when there is none (one state read, no
+ * window scan), since the proxy asks before every request.
+ */
+export async function quotaBlock(store: Store, gateway: Gateway, clock: () => number = Date.now): Promise<Block | undefined> {
+  const doc = parseBlock(await store.stateGet(blockKey(gateway.name)));
+  // A minute of slack: the store's clock may run ahead of this host's.
+  if (!doc || doc.reason !== 'quota' || doc.until < clock() - 60_000) return undefined;
+  const block = await currentBlock(store, gateway);
+  return block?.reason === 'quota' ? block : undefined;
+}

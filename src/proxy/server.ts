@@ -11,7 +11,7 @@ import { backoffDelay, defaultBackoff } from '../limiter/backoff.js';
 import { findGateway, toGateway, type Gateway } from '../limiter/gateways.js';
 import { acquire, startWindow, type Admission } from '../limiter/limiter.js';
 import type { Store } from '../store/types.js';
-import { currentBlock, recordBlock, type Block } from './blocks.js';
+import { currentBlock, quotaBlock, recordBlock, type Block } from './blocks.js';
 import { formatMetrics, ProxyStats, type GatewayView } from './metrics.js';
 import { classifyAnswer, quotaReplyBody } from './quota.js';
 import { tokenUsage, usageCounters, usageScanner, type Usage } from './usage.js';
@@ -273,8 +273,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     const deadline = started + retryForMs;
     const sleep = abortableSleep(signal);
     for (let attempt = 0; ; attempt++) {
-      const block = await currentBlock(store, gateway);
-      if (block?.reason === 'quota') return answerQuota(ctx, block);
+      const block = await quotaBlock(store, gateway, clock);
+      if (block) return answerQuota(ctx, block);
       exchange.phase = 'queued';
       stats.queued++;
       let admission: Admission | undefined;
