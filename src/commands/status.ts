@@ -181,7 +181,7 @@ export function registerStatus(program: Command, ctx: Context): void {
         const doc: StatusDocument = {
           ok: true,
           store: { kind: store.kind, location: store.location, ...(store.note ? { note: store.note } : {}) },
-          gateways: await Promise.all(gateways.map(async (g) => ({ ...(await gatewayReport(store, g)), ...(await proxyGatewayStatus(store, g)) }))),
+          gateways: await Promise.all(gateways.map(async (g) => ({ ...(await gatewayReport(store, g)), ...(await proxyGatewayStatus(store, g, ctx.io.now)) }))),
           roster: agents ? dir : null,
           agents: healthOf.map((h, i) => ({ ...h, gateway: resolveGateway(config, { model: agents![i]!.model }).name })),
           cache: await cacheStats(store),

@@ -55,9 +55,14 @@ export async function currentBlock(store: Store, gateway: Gateway): Promise<Bloc
  * window scan), since the proxy asks before every request.
  */
 export async function quotaBlock(store: Store, gateway: Gateway, clock: () => number = Date.now): Promise<Block | undefined> {
+  const block = await recordedBlock(store, gateway, clock);
+  return block?.reason === 'quota' ? block : undefined;
+}
+
+/** A block recorded with its reason (by the proxy), if one is in force; one state read when there is none. */
+export async function recordedBlock(store: Store, gateway: Gateway, clock: () => number = Date.now): Promise<Block | undefined> {
   const doc = parseBlock(await store.stateGet(blockKey(gateway.name)));
   // A minute of slack: the store's clock may run ahead of this host's.
-  if (!doc || doc.reason !== 'quota' || doc.until < clock() - 60_000) return undefined;
-  const block = await currentBlock(store, gateway);
-  return block?.reason === 'quota' ? block : undefined;
+  if (!doc || doc.until < clock() - 60_000) return undefined;
+  return currentBlock(store, gateway);
 }

@@ -1,7 +1,7 @@
 // What `claw status` adds for the proxy: a gateway's block with its reason, and token usage.
 import type { Store } from '../store/types.js';
 import type { Gateway } from '../limiter/gateways.js';
-import { currentBlock } from './blocks.js';
+import { recordedBlock } from './blocks.js';
 import { tokenUsage, type TokenUsage } from './usage.js';
 
 export interface ProxyGatewayStatus {
@@ -9,8 +9,9 @@ export interface ProxyGatewayStatus {
   tokens: TokenUsage;
 }
 
-export async function proxyGatewayStatus(store: Store, gateway: Gateway): Promise<ProxyGatewayStatus> {
-  const [block, counters] = await Promise.all([currentBlock(store, gateway), store.counters(gateway.name)]);
+/** Blocks set without a reason (a `claw call` that met a 429) show as `blockedUntil` in the gateway report. */
+export async function proxyGatewayStatus(store: Store, gateway: Gateway, clock: () => number): Promise<ProxyGatewayStatus> {
+  const [block, counters] = await Promise.all([recordedBlock(store, gateway, clock), store.counters(gateway.name)]);
   return {
     block: block ? { until: new Date(block.until).toISOString(), reason: block.reason, origin: block.origin, ...(block.message ? { message: block.message } : {}) } : null,
     tokens: tokenUsage(counters),
