@@ -3,6 +3,7 @@
 import OpenAI from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
 import { busiestWindow, finished, runClaw, sandbox, startClaw, statusJson, stores, waitFor } from '../helpers/claw';
+import { fleet } from '../helpers/fleet';
 import { startUpstream, usageFor, type Upstream } from '../helpers/openai-upstream';
 import { startProxyProcess, stopAllProxies, type ProxyProcess } from '../helpers/proxy';
 
@@ -120,6 +121,22 @@ describe('claw proxy', () => {
     expect(metrics).toContain('claw_proxy_requests_total{gateway="nv",code="200"} 1');
     expect(upstream.requests[0]!.headers['x-claw-agent']).toBeUndefined();
     expect((await runClaw(['status'], box.env)).stdout).toContain(`nv: tokens ${expected.prompt_tokens} prompt / 7 completion (by agent, prompt/completion: coo ${expected.prompt_tokens}/7)`);
+  });
+
+  it('takes the priority from x-claw-priority, else the roster priority of x-claw-agent, else proxy.priority', async () => {
+    upstream = await startUpstream();
+    const f = fleet({ agents: ['coo'], agentOverrides: { coo: { priority: 'high' } }, env: { NV_KEY: key } });
+    f.writeConfig({ ...gatewayConfig(upstream.url, 1, '2s'), proxy: { priority: 'low' } });
+    const proxy = await startProxyProcess(f.env);
+    await sdk(proxy).chat.completions.create(ask('first'));
+    // Queued one after the other, lowest first: the slots go by priority, not by arrival.
+    const plain = sdk(proxy).chat.completions.create(ask('plain'));
+    await waitFor(async () => (await nv(f.env)).waiters.low === 1, 10_000, 50);
+    const agent = sdk(proxy, { 'x-claw-agent': 'coo' }).chat.completions.create(ask('coo'));
+    await waitFor(async () => (await nv(f.env)).waiters.high === 1, 10_000, 50);
+    const urgent = sdk(proxy, { 'x-claw-priority': 'urgent', 'x-claw-agent': 'coo' }).chat.completions.create(ask('urgent'));
+    await Promise.all([plain, agent, urgent]);
+    expect(upstream.requests.map((r) => r.body.messages[0].content)).toEqual(['first', 'urgent', 'coo', 'plain']);
   });
 
   it('a client that disconnects while queued leaves the queue at once and takes no slot', async () => {
