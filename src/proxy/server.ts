@@ -115,6 +115,8 @@ class RequestBody {
       this.ended = true;
       this.target?.end();
     });
+    // A client that hangs up mid-body: `res` closes too, which stops the exchange.
+    req.on('error', () => undefined);
   }
 
   /** Writes what has arrived, then the rest as it arrives. */
@@ -389,9 +391,14 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         (reply) => {
           const status = reply.statusCode ?? 502;
           stats.upstreamAnswered(gateway.name, status);
-          reply.on('error', () => {
+          // A provider that hangs up mid-reply: the client's connection is cut too, so it sees an error, not a short answer.
+          const hangUp = () => {
             res.destroy();
             settle({ kind: 'cut' });
+          };
+          reply.on('error', hangUp);
+          reply.on('close', () => {
+            if (!reply.complete) hangUp();
           });
           if (status === 429 || status === 402 || status === 403 || (status >= 400 && !res.headersSent && isJson(reply.headers))) {
             const chunks: Buffer[] = [];

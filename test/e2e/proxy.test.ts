@@ -233,6 +233,57 @@ describe('claw proxy', () => {
     expectNoKeys(proxy.stdout(), proxy.stderr(), metrics, status.stdout, status.stderr, echoed.message);
   });
 
+  it('clients and a provider that go away mid-body or mid-stream cost the proxy nothing: it goes on serving', async () => {
+    upstream = await startUpstream({ chunks: 20, chunkDelayMs: 100 });
+    const box = sandbox({ NV_KEY: key });
+    box.writeConfig(gatewayConfig(upstream.url, undefined, '60s'));
+    const proxy = await startProxyProcess(box.env);
+    const { port } = new URL(proxy.url);
+    // A client that announces 10 KB, sends 100 bytes and hangs up.
+    const { connect } = await import('node:net');
+    await new Promise<void>((resolve) => {
+      const socket = connect(Number(port), '127.0.0.1', () => {
+        socket.write('POST /nv/v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 10000\r\n\r\n' + '{'.repeat(100));
+        setTimeout(() => socket.destroy(), 200);
+      });
+      socket.on('close', () => resolve());
+    });
+    // A client that reads two chunks of a stream and aborts.
+    const abort = new AbortController();
+    const stream = await sdk(proxy).chat.completions.create({ ...ask('cut short'), stream: true }, { signal: abort.signal });
+    let seen = 0;
+    try {
+      for await (const _ of stream) if (++seen === 2) abort.abort();
+    } catch {
+      // the abort
+    }
+    // The provider's stream is cut too (it stops writing long before its 20 chunks).
+    await new Promise((r) => setTimeout(r, 500));
+    expect(upstream.lastChunkAt).toHaveLength(0);
+    const after = await sdk(proxy).chat.completions.create(ask('still there'));
+    expect(after.choices[0]!.message.content).toBe('ok m');
+    expect(await proxy.stop()).toBe(0);
+    expect(proxy.stderr()).not.toContain('internal error');
+  });
+
+  it('a provider that hangs up mid-stream: the client sees the stream end in an error, and the proxy goes on', async () => {
+    upstream = await startUpstream({ chunks: 5, chunkDelayMs: 50, dropAfterChunks: 2 });
+    const box = sandbox({ NV_KEY: key });
+    box.writeConfig(gatewayConfig(upstream.url, undefined, '60s'));
+    const proxy = await startProxyProcess(box.env);
+    const stream = await sdk(proxy).chat.completions.create({ ...ask('dropped'), stream: true });
+    let text = '';
+    const outcome = await (async () => {
+      for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
+      return 'ended';
+    })().catch(() => 'error');
+    expect(text).toBe('part0 part1 ');
+    expect(outcome).toBe('error');
+    const health = await (await fetch(`${proxy.url}/healthz`)).json();
+    expect(health).toMatchObject({ ok: true, inFlight: 0 });
+    expect(await proxy.stop()).toBe(0);
+  });
+
   it('on SIGTERM: a request in flight finishes, a queued one leaves the queue with a 503, exit 0', async () => {
     upstream = await startUpstream({ chunks: 8, chunkDelayMs: 200 });
     const box = sandbox({ NV_KEY: key });

@@ -43,6 +43,8 @@ export interface UpstreamOptions {
   /** Delay before a JSON (non-streamed) answer. */
   replyDelayMs?: number;
   inFlightGraceMs?: number;
+  /** Hang up a streamed reply after this many chunks (a provider that goes away). */
+  dropAfterChunks?: number;
 }
 
 export const usageFor = (body: any) => ({
@@ -118,6 +120,7 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
       let i = 0;
       const next = () => {
         if (res.destroyed) return;
+        if (options.dropAfterChunks !== undefined && i >= options.dropAfterChunks) return void res.destroy();
         if (i < chunks) {
           chunk({ id, object: 'chat.completion.chunk', created: Math.floor(now / 1000), model: body.model, choices: [{ index: 0, delta: { content: `part${i} ` }, finish_reason: null }] });
           i++;
