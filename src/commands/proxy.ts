@@ -98,6 +98,7 @@ export function registerProxy(program: Command, ctx: Context): void {
         } catch {
           // Not in the roster (or no roster): the header's agent still counts usage; proxy.priority applies.
         }
+        if (priorities.size >= 1000) priorities.clear();
         priorities.set(agent, { priority, at: ctx.io.now() });
         return priority;
       };

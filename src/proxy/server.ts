@@ -158,6 +158,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
   let closing = false;
   const served = new Set<string>();
+  const unkeyed = new Set<string>();
 
   const sendJson = (res: ServerResponse, status: number, body: unknown, headers: OutgoingHttpHeaders = {}) => {
     if (res.headersSent || res.destroyed) return;
@@ -243,6 +244,10 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       refuse(res, 413, 'body_too_large', `request body is over the ${cap}-byte cap (proxy.maxBodyBytes)`, { connection: 'close' });
     });
     const key = gateway.apiKeyEnv ? options.env[gateway.apiKeyEnv] || undefined : undefined;
+    if (gateway.apiKeyEnv && !key && !unkeyed.has(gateway.name)) {
+      unkeyed.add(gateway.name);
+      log(`claw proxy: ${gateway.apiKeyEnv} is not set: requests to ${gateway.name} carry the client's Authorization`);
+    }
     const secrets = [key, typeof req.headers.authorization === 'string' ? req.headers.authorization.replace(/^Bearer\s+/i, '') : undefined];
     await exchangeLoop({ req, res, url, gateway, config, priority, agent, exchange, body, key, secrets });
   }
