@@ -284,6 +284,28 @@ describe('claw proxy', () => {
     expect(await proxy.stop()).toBe(0);
   });
 
+  it('refuses bad proxy settings with the reason (exit 78)', async () => {
+    const box = sandbox();
+    const refused = await Promise.all([
+      runClaw(['config', 'set', 'proxy.retryFor', 'soon'], box.env),
+      runClaw(['config', 'set', 'proxy.priority', 'asap'], box.env),
+      runClaw(['config', 'set', 'proxy.maxBodyBytes', '0'], box.env),
+      runClaw(['config', 'set', 'gateways.nvidia.proxied', 'yes'], box.env),
+      runClaw(['config', 'set', 'gateways.nvidia.quotaBlock', 'forever'], box.env),
+    ]);
+    expect(refused.map((r) => r.code)).toEqual([78, 78, 78, 78, 78]);
+    expect(refused.map((r) => r.stderr)).toEqual([
+      'claw: refused: proxy.retryFor: "soon" is not a duration (use 500ms, 2s, 10m, 1h or seconds)\n',
+      'claw: refused: proxy.priority: "asap" is not a priority (urgent, high, normal or low)\n',
+      'claw: refused: proxy.maxBodyBytes must be a whole number of bytes >= 1, got 0\n',
+      'claw: refused: gateways.nvidia: "proxied" must be true or false, got "yes"\n',
+      'claw: refused: gateways.nvidia: "quotaBlock" must be a positive duration, got "forever"\n',
+    ]);
+    for (const [path, value] of [['proxy.retryFor', '30s'], ['proxy.priority', 'high'], ['gateways.nvidia.proxied', 'true'], ['gateways.nvidia.quotaBlock', '2h']]) {
+      expect((await runClaw(['config', 'set', path!, value!], box.env)).code).toBe(0);
+    }
+  });
+
   it('on SIGTERM: a request in flight finishes, a queued one leaves the queue with a 503, exit 0', async () => {
     upstream = await startUpstream({ chunks: 8, chunkDelayMs: 200 });
     const box = sandbox({ NV_KEY: key });
