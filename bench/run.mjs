@@ -153,4 +153,5 @@ const sourceCalls = Object.values(idle.sourceCalls).reduce((a, b) => a + b, 0);
 console.log(`  idle hour, 15 agents         seed cron: 70 model calls, >= 140 source calls; claw: ${idle.heartbeats} heartbeats + ${idle.polls} polls = ${idle.modelCalls} model calls, ${sourceCalls} source calls`);
 console.log(JSON.stringify(report));
 (await import('./perf.mjs')).runPerfBench();
+await (await import('./proxy.mjs')).benchProxy(root);
 rmSync(work, { recursive: true, force: true });

@@ -12,6 +12,7 @@ import { registerCache } from './commands/cache.js';
 import { registerCron } from './commands/cron.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerUnblock } from './commands/unblock.js';
+import { registerProxy } from './commands/proxy.js';
 
 const CLAW_VERSION = '0.1.0';
 
@@ -30,6 +31,7 @@ const registrations: [string, (program: Command, ctx: Context) => void][] = [
   ['cron', registerCron],
   ['doctor', registerDoctor],
   ['unblock', registerUnblock],
+  ['proxy', registerProxy],
   ['config', registerConfig],
   ['help', registerHelp],
 ];

@@ -13,6 +13,7 @@ import { admitCall, defaultMaxWait, fallbackFor, startWindow, type CallAdmission
 import type { Store } from '../store/types.js';
 import { findExecutable, runCommand } from './command.js';
 import { postChat, redact, replyText } from './http.js';
+import { quotaBlock } from '../proxy/blocks.js';
 
 export type CallTarget =
   | { kind: 'command'; argv: string[]; retryOn: RegExp; retryExitCodes: number[] }
@@ -90,9 +91,18 @@ export function planCall(options: CallOptions, config: ClawConfig, io: IO) {
 export type CallPlan = ReturnType<typeof planCall>;
 
 export async function runCall(options: CallOptions, plan: CallPlan, store: Store, io: IO): Promise<number> {
-  const { primary, fallback, keys } = plan;
+  const { keys } = plan;
+  let { primary, fallback } = plan;
   const maxWaitMs = options.maxWaitMs ?? defaultMaxWait(options.priority);
   if (options.dryRun) return dryRun(options, primary, store, io, maxWaitMs);
+  // A spent quota (set by `claw proxy` or any process): no call to the provider; the fallback model, else exit 75.
+  const quota = await quotaBlock(store, primary);
+  let model = options.model;
+  if (quota) {
+    const why = `gateway ${primary.name} is blocked until ${new Date(quota.until).toISOString()} (quota spent${quota.message ? `: ${quota.message}` : ''})`;
+    if (!fallback) throw new TempFailError(`${why}; pass --fallback-model or try again then`);
+    [primary, model, fallback] = [fallback.gateway, fallback.model, undefined];
+  }
 
   const live = liveLine(io);
   // --max-wait bounds all the waiting of this call: for slots, for a 429's block, between retries.
@@ -107,7 +117,7 @@ export async function runCall(options: CallOptions, plan: CallPlan, store: Store
       priority: options.priority,
       ...(budget !== undefined ? { maxWaitMs: budget } : {}),
       ...(patience ? { patience } : {}),
-      ...(options.model ? { model: options.model } : {}),
+      ...(model ? { model } : {}),
       ...(fallback ? { fallback } : {}),
       clock: io.now,
       sleep,

@@ -25,6 +25,7 @@ export function formatHeartbeat(report: HeartbeatReport): string {
     degraded: d ? `degraded: ${report.dryRun ? 'would dispatch' : 'dispatched'} ${d.tasks.length} task(s) with a source unavailable` : 'degraded: a source is unavailable; nothing to do in the others',
     failed: `failed: ${report.error ?? ''}`,
     skipped: `skipped: ${report.error ?? ''}`,
+    deferred: `deferred: ${report.error ?? ''}`,
   }[report.outcome];
   out.push(`${report.agent}: ${report.dryRun ? '[dry run] ' : ''}${head}`);
   if (report.outcome === 'skipped') return `${out.join('\n')}\n`;

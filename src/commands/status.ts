@@ -11,6 +11,8 @@ import type { GatewayReport } from '../limiter/report.js';
 import type { AgentHealth } from '../heartbeat/health.js';
 import type { CacheStats } from '../cache/stats.js';
 import type { WorkboardPath } from '../sources/workboard-db.js';
+import { formatProxyStatus, type ProxyGatewayStatus } from '../proxy/status.js';
+import { tokenSamples } from '../proxy/usage.js';
 
 interface RawStatusOptions {
   json?: boolean;
@@ -23,7 +25,7 @@ interface RawStatusOptions {
 export interface StatusDocument {
   ok: true;
   store: { kind: string; location: string; note?: string };
-  gateways: GatewayReport[];
+  gateways: (GatewayReport & Partial<ProxyGatewayStatus>)[];
   roster: string | null;
   agents: AgentHealth[];
   cache: CacheStats;
@@ -67,6 +69,7 @@ export function formatStatus(doc: StatusDocument, now: number): string {
         `${b.message ? `: ${b.message}` : ''}; clear it with \`claw unblock ${g.name}\``,
     );
   }
+  out.push(...formatProxyStatus(doc.gateways));
   out.push('');
   if (doc.roster === null) out.push('agents: no roster found (pass --heartbeats-dir or set CLAW_HEARTBEATS_DIR)');
   else {
@@ -137,6 +140,7 @@ export function formatPrometheus(doc: StatusDocument): string {
   for (const [key, name] of [['admitted', 'admitted'], ['rateLimited', 'rate_limited'], ['retries', 'retries'], ['dropped', 'dropped'], ['fallbacks', 'fallbacks']] as const) {
     metric(`claw_gateway_${name}_total`, `Requests ${name.replace('_', ' ')} (kept in the store)`, 'counter', doc.gateways.map((g) => [{ gateway: g.name }, g.counters[key]]));
   }
+  metric('claw_proxy_tokens_total', 'Tokens in replies that came through claw proxy', 'counter', doc.gateways.flatMap((g) => (g.tokens ? tokenSamples(g.name, g.tokens) : [])));
   metric('claw_cache_hits_total', 'Cache reads served within TTL', 'counter', [[{}, doc.cache.hits]]);
   metric('claw_cache_misses_total', 'Cache reads that needed a refresh', 'counter', [[{}, doc.cache.misses]]);
   metric('claw_cache_entries', 'Cache entries by category and freshness', 'gauge', doc.cache.categories.flatMap((c) => [[{ category: c.category, state: 'fresh' }, c.fresh], [{ category: c.category, state: 'stale' }, c.stale]] as [Record<string, string>, number][]));
@@ -164,12 +168,13 @@ export function registerStatus(program: Command, ctx: Context): void {
       '\nExamples:\n  claw status\n  claw status --json | jq \'.gateways[] | select(.name=="nvidia")\'\n  claw status --check || echo "an agent is late or failing"\n  claw status --prometheus > /var/lib/node_exporter/textfile/claw.prom',
     )
     .action(async (raw: RawStatusOptions) => {
-      const [{ loadConfig }, { allGateways, toGateway, resolveGateway }, { gatewayReport }, { cacheStats }, { workboardPath }] = await Promise.all([
+      const [{ loadConfig }, { allGateways, toGateway, resolveGateway }, { gatewayReport }, { cacheStats }, { workboardPath }, { proxyGatewayStatus }] = await Promise.all([
         import('../config/config.js'),
         import('../limiter/gateways.js'),
         import('../limiter/report.js'),
         import('../cache/stats.js'),
         import('../sources/workboard-db.js'),
+        import('../proxy/status.js'),
       ]);
       const config = loadConfig(ctx.io.env);
       const dir = heartbeatsDir(ctx.io.env, config, ctx.io.cwd, raw.heartbeatsDir);
@@ -193,7 +198,7 @@ export function registerStatus(program: Command, ctx: Context): void {
         const doc: StatusDocument = {
           ok: true,
           store: { kind: store.kind, location: store.location, ...(store.note ? { note: store.note } : {}) },
-          gateways: await Promise.all(gateways.map((g) => gatewayReport(store, g, now))),
+          gateways: await Promise.all(gateways.map(async (g) => ({ ...(await gatewayReport(store, g, now)), ...(await proxyGatewayStatus(store, g)) }))),
           roster: agents ? dir : null,
           agents: healthOf.map((h, i) => ({ ...h, gateway: resolveGateway(config, { model: agents![i]!.model }).name })),
           cache: await cacheStats(store),

@@ -4,6 +4,7 @@ import { ConfigError } from '../errors.js';
 import { formatDuration, parseDuration } from '../duration.js';
 import { secretValues, storeUrlProblem } from '../redact.js';
 import { readRegularFile } from './files.js';
+import { parsePriority } from '../priority.js';
 import { configFile } from './paths.js';
 
 export interface GatewayConfig {
@@ -21,6 +22,19 @@ export interface GatewayConfig {
   maxRetryAfter?: string | number;
   baseUrl?: string;
   apiKeyEnv?: string;
+  /** How long a spent quota (402, insufficient_quota) blocks the gateway when the answer says no reset (default 1h). */
+  quotaBlock?: string | number;
+  /** Its model requests go through `claw proxy`, which admits each one: heartbeat dispatches take no slot of their own. */
+  proxied?: boolean;
+}
+
+export interface ProxyConfig {
+  /** How long a request may wait in the queue and retry upstream 429s before the proxy answers 429 (default 2m). */
+  retryFor?: string | number;
+  /** Priority of requests without x-claw-priority or a known x-claw-agent (default normal). */
+  priority?: string;
+  /** Request bodies larger than this many bytes are refused with 413 (default 16 MiB). */
+  maxBodyBytes?: number;
 }
 
 export interface ClawConfig {
@@ -36,6 +50,7 @@ export interface ClawConfig {
   runs?: { retention?: string | number };
   /** `<state dir>/logs/*.log`: rotated past maxSize (default 10 MB), keeping `keep` old files (default 3). */
   logs?: { maxSize?: string | number; keep?: number };
+  proxy?: ProxyConfig;
 }
 
 export const builtinGateways: Record<string, GatewayConfig> = {
@@ -68,8 +83,9 @@ export const builtinGateways: Record<string, GatewayConfig> = {
   },
 };
 
-const topLevelKeys = new Set(['gateways', 'heartbeatsDir', 'cache', 'store', 'storePrefix', 'storeFallback', 'workboard', 'runs', 'logs']);
-const gatewayKeys = new Set(['match', 'limit', 'window', 'burst', 'reserveLow', 'margin', 'maxRetryAfter', 'baseUrl', 'apiKeyEnv']);
+const topLevelKeys = new Set(['gateways', 'heartbeatsDir', 'cache', 'store', 'storePrefix', 'storeFallback', 'workboard', 'runs', 'logs', 'proxy']);
+const gatewayKeys = new Set(['match', 'limit', 'window', 'burst', 'reserveLow', 'margin', 'maxRetryAfter', 'baseUrl', 'apiKeyEnv', 'quotaBlock', 'proxied']);
+const proxyKeys = new Set(['retryFor', 'priority', 'maxBodyBytes']);
 
 /** The ranges a setting may take: outside them the limiter's arithmetic stops meaning anything. */
 export const ranges = {
@@ -78,6 +94,7 @@ export const ranges = {
   marginMs: { min: 0, max: 3_600_000 },
   ttlMs: { min: 0, max: 30 * 24 * 3_600_000 },
   maxRetryAfterMs: { min: 0, max: 24 * 3_600_000 },
+  quotaBlockMs: { min: 1000, max: 31 * 24 * 3_600_000 },
 } as const;
 
 /**
@@ -121,6 +138,20 @@ export function configProblem(config: unknown): string | undefined {
   }
   const growth = growthProblem(config);
   if (growth) return growth;
+  if (config.proxy !== undefined) {
+    if (!isObject(config.proxy)) return '"proxy" must be an object';
+    for (const key of Object.keys(config.proxy)) {
+      if (!proxyKeys.has(key)) return `unknown key "proxy.${key}" (known: ${[...proxyKeys].join(', ')})`;
+    }
+    const { retryFor, priority, maxBodyBytes } = config.proxy;
+    if (retryFor !== undefined && parseDuration(retryFor as string | number) === undefined) return `proxy.retryFor: ${JSON.stringify(retryFor)} is not a duration (use 500ms, 2s, 10m, 1h or seconds)`;
+    if (priority !== undefined && (typeof priority !== 'string' || parsePriority(priority) === undefined)) {
+      return `proxy.priority: ${JSON.stringify(priority)} is not a priority (urgent, high, normal or low)`;
+    }
+    if (maxBodyBytes !== undefined && (!Number.isInteger(maxBodyBytes) || (maxBodyBytes as number) < 1)) {
+      return `proxy.maxBodyBytes must be a whole number of bytes >= 1, got ${JSON.stringify(maxBodyBytes)}`;
+    }
+  }
   if (config.cache !== undefined) {
     if (!isObject(config.cache)) return '"cache" must be an object';
     for (const key of Object.keys(config.cache)) {
@@ -197,7 +228,7 @@ function gatewayProblem(gateway: unknown): string | undefined {
   for (const key of Object.keys(gateway)) {
     if (!gatewayKeys.has(key)) return `unknown key "${key}" (known: ${[...gatewayKeys].join(', ')})`;
   }
-  const { match, limit, window, burst, reserveLow, margin, baseUrl, apiKeyEnv } = gateway;
+  const { match, limit, window, burst, reserveLow, margin, baseUrl, apiKeyEnv, quotaBlock, proxied } = gateway;
   if (match !== undefined && (!Array.isArray(match) || match.some((m) => typeof m !== 'string' || m === ''))) {
     return '"match" must be a list of provider ids or patterns such as "nvidia*"';
   }
@@ -232,6 +263,11 @@ function gatewayProblem(gateway: unknown): string | undefined {
   if (apiKeyEnv !== undefined && (typeof apiKeyEnv !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(apiKeyEnv))) {
     return `"apiKeyEnv" must be an environment variable name, got ${JSON.stringify(apiKeyEnv)}`;
   }
+  if (quotaBlock !== undefined) {
+    const problem = durationProblem(quotaBlock, ranges.quotaBlockMs);
+    if (problem) return `"quotaBlock" ${problem}`;
+  }
+  if (proxied !== undefined && typeof proxied !== 'boolean') return `"proxied" must be true or false, got ${JSON.stringify(proxied)}`;
   return undefined;
 }
 

@@ -16,8 +16,10 @@ import { dispatchPriority, emptyMemory, evaluate, type AgentMemory, type Evaluat
 import { gatherAll } from './gather.js';
 import { dispatchKey, memoryKey, runLockName } from './keys.js';
 import { leaseOwner, takeLease } from '../lease.js';
+import { gatewayConfigs } from '../config/config.js';
+import { quotaBlock } from '../proxy/blocks.js';
 
-export type Outcome = 'idle' | 'dispatched' | 'skipped' | 'degraded' | 'failed';
+export type Outcome = 'idle' | 'dispatched' | 'skipped' | 'degraded' | 'failed' | 'deferred';
 
 export interface HeartbeatDeps {
   store: Store;
@@ -65,6 +67,8 @@ export interface HeartbeatReport {
   stalled: (TaskLine & { stall: string; stalledFor: string })[];
   paused: TaskLine[];
   dispatch?: DispatchReport;
+  /** Set when the dispatch was deferred: the agent's gateway has spent its quota. */
+  quota?: { gateway: string; until: string; message?: string };
   notifications: { condition: string; sent: boolean; attempt?: number; error?: string }[];
   warnings: string[];
   error?: string;
@@ -271,7 +275,15 @@ async function check(
     const message = redactSecrets(dispatchMessage(agent, todo, recover, now), knownSecrets(deps.env));
     const argv = fillTemplate(agent.dispatch, { agent: agent.id, message, model: agent.model, timeout: String(innerTimeoutSeconds(agent.timeoutMs)) });
     report.dispatch = { argv, gateway: gateway.name, model: agent.model, priority: priorityName(priority), tasks: named.map((v) => v.key) };
-    if (!deps.dryRun) {
+    const block = deps.dryRun ? undefined : await quotaBlock(store, gateway);
+    if (block) {
+      // A spent quota: no turn (it would fail), no round counted; one escalation per block.
+      const until = new Date(block.until).toISOString();
+      report.quota = { gateway: gateway.name, until, ...(block.message ? { message: block.message } : {}) };
+      report.outcome = 'deferred';
+      report.error = `not dispatched: gateway ${gateway.name} is blocked until ${until} (quota spent${block.message ? `: ${block.message}` : ''})`;
+      delete report.dispatch;
+    } else if (!deps.dryRun) {
       await dispatch(agent, deps, report, gateway, named, priority, message, evaluation);
       if (report.outcome !== 'failed' && !degraded) report.outcome = 'dispatched';
     } else if (!degraded) {
@@ -313,7 +325,9 @@ async function dispatch(
   let started = false;
   try {
     const maxWaitMs = defaultMaxWait(priority);
-    const admission = await admitCall(store, {
+    // A proxied gateway admits each of the turn's model requests in `claw proxy`: the dispatch takes no slot of its own.
+    const proxied = gatewayConfigs(deps.config)[gateway.name]?.proxied === true;
+    const admission = proxied ? { gateway, model: agent.model, fellBack: false, waitedMs: 0 } : await admitCall(store, {
       gateway,
       priority,
       model: agent.model,
@@ -404,6 +418,8 @@ async function escalate(agent: AgentSpec, deps: HeartbeatDeps, report: Heartbeat
   } else {
     delete notified['dispatch-failed'];
   }
+  if (report.quota) conditions.push({ condition: `quota:${report.quota.gateway}:${report.quota.until}`, message: `${agent.id}: ${report.error}` });
+  else for (const condition of Object.keys(notified)) if (condition.startsWith('quota:')) delete notified[condition];
   // Forget conditions of tasks that are gone, so the memory does not grow without bound.
   for (const [condition, entry] of Object.entries(notified)) {
     if (entry.task && !evaluation.memory.tasks[entry.task]) delete notified[condition];

@@ -34,6 +34,8 @@ export interface AcquireOptions {
   onWait?: (progress: WaitProgress) => void;
   /** Told each time the store could not be reached while waiting. */
   onStoreError?: (err: Error) => void;
+  /** Stop waiting (a proxy client that went away): leave the queue at once, admit nothing, throw the reason. */
+  signal?: AbortSignal;
 }
 
 export interface Admission {
@@ -70,6 +72,10 @@ export async function acquire(store: Store, options: AcquireOptions): Promise<Ad
   // A waiter that dies without leaving stops blocking the others when its lease runs out.
   const waiterId = uniqueId();
   for (;;) {
+    if (options.signal?.aborted) {
+      await store.leaveQueue(gateway.name, waiterId).catch(() => undefined);
+      throw options.signal.reason;
+    }
     let result;
     try {
       result = await store.admit({ gateway, priority, waiterId, leaseMs: waiterLeaseMs, queue: true });
