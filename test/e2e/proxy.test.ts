@@ -299,7 +299,7 @@ describe('claw proxy', () => {
       'claw: refused: proxy.priority: "asap" is not a priority (urgent, high, normal or low)\n',
       'claw: refused: proxy.maxBodyBytes must be a whole number of bytes >= 1, got 0\n',
       'claw: refused: gateways.nvidia: "proxied" must be true or false, got "yes"\n',
-      'claw: refused: gateways.nvidia: "quotaBlock" must be a positive duration, got "forever"\n',
+      'claw: refused: gateways.nvidia: "quotaBlock" must be a duration from 1s to 744h (500ms, 2s, 10m, 1h or seconds), got "forever"\n',
     ]);
     for (const [path, value] of [['proxy.retryFor', '30s'], ['proxy.priority', 'high'], ['gateways.nvidia.proxied', 'true'], ['gateways.nvidia.quotaBlock', '2h']]) {
       expect((await runClaw(['config', 'set', path!, value!], box.env)).code).toBe(0);
