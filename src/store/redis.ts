@@ -74,7 +74,9 @@ export class RedisStore implements Store {
       return await fn();
     } catch (err) {
       const message = (err as Error).message ?? String(err);
-      if (/Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|LOADING|connect/i.test(message)) {
+      // ioredis' words for a connection that went away; a command in flight when it drops fails with
+      // "Reached the max retries per request limit (which is 0)" (maxRetriesPerRequest: 0 above).
+      if (/Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|LOADING|connect|max retries per request|Command timed out/i.test(message)) {
         throw new StoreUnreachableError(`lost the Redis store at ${this.location}: ${message}`);
       }
       throw err;
