@@ -3,6 +3,7 @@ import { readlinkSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { knownSecrets } from './config/config.js';
 import { redactBytes, redactSecrets } from './redact.js';
+import { execaRunner, type ProcessRunner } from './process/runner.js';
 export interface Output {
   write(text: string | Uint8Array): unknown;
   isTTY?: boolean;
@@ -18,6 +19,8 @@ export interface IO {
   cwd: string;
   /** Wall clock in ms; CLAW_CLOCK_OFFSET_MS shifts it (for tests of skewed hosts). */
   now(): number;
+  /** Starts every child process claw runs (tests pass a stub that refuses unexpected commands). */
+  runner: ProcessRunner;
 }
 
 /**
@@ -122,6 +125,7 @@ export function processIO(): IO {
     env: process.env,
     cwd: process.cwd(),
     now: () => Date.now() + offset,
+    runner: execaRunner,
   };
 }
 

@@ -160,6 +160,7 @@ async function attemptCommand(target: Extract<CallTarget, { kind: 'command' }>, 
   let sent: Promise<void> | undefined;
   const result = await runCommand({
     argv,
+    runner: io.runner,
     env: { ...io.env, CLAW_MODEL: model, CLAW_GATEWAY: admission.gateway.name },
     cwd: io.cwd,
     stdout: io.stdout,

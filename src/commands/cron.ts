@@ -62,7 +62,7 @@ export function registerCron(program: Command, ctx: Context): void {
       const { replaceBlock, readCrontab, writeCrontab } = await import('../heartbeat/cron.js');
       const made = await block(raw);
       ctx.io.stderr.write(`${made.diagnostics.join('\n')}\n`);
-      const current = readCrontab(ctx.io.env);
+      const current = await readCrontab(ctx.io.runner, ctx.io.env);
       const next = replaceBlock(current, made.text);
       if (raw.dryRun) {
         // Your own lines may hold a password too: every URL password is hidden in what is shown.
@@ -74,7 +74,7 @@ export function registerCron(program: Command, ctx: Context): void {
         return;
       }
       mkdirSync(made.logDir, { recursive: true, mode: 0o700 });
-      writeCrontab(ctx.io.env, next);
+      await writeCrontab(ctx.io.runner, ctx.io.env, next);
       ctx.io.stdout.write(`installed the claw block (${made.jobs} lines) in your crontab; logs in ${made.logDir}\n`);
     });
 }

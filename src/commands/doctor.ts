@@ -53,10 +53,9 @@ export function registerDoctor(program: Command, ctx: Context): void {
     .addOption(heartbeatsDirOption())
     .addHelpText('after', '\nExamples:\n  claw doctor\n  claw doctor --json | jq \'.checks[] | select(.status != "ok")\'')
     .action(async (raw: RawDoctorOptions) => {
-      const [{ runDoctor }, { runProcess }, { configFile }, { sqliteRuntime, isSafeSqliteVersion }, cron] =
+      const [{ runDoctor }, { configFile }, { sqliteRuntime, isSafeSqliteVersion }, cron] =
         await Promise.all([
           import('../doctor/checks.js'),
-          import('../proc.js'),
           import('../config/paths.js'),
           import('../doctor/sqlite-runtime.js'),
           import('../heartbeat/cron.js'),
@@ -69,7 +68,7 @@ export function registerDoctor(program: Command, ctx: Context): void {
         nodeVersion: process.version,
         sqliteRuntime,
         isSafeSqliteVersion,
-        run: (argv, options) => runProcess(argv, options),
+        run: (argv, options) => ctx.io.runner.run(argv, options),
         openSqliteStore: async (dir) => {
           const { SqliteStore } = await import('../store/sqlite.js');
           const store = new SqliteStore({ dir, clock: ctx.io.now });

@@ -80,6 +80,7 @@ export function registerHeartbeat(program: Command, ctx: Context): void {
           store,
           config,
           env: ctx.io.env,
+          runner: ctx.io.runner,
           clock: ctx.io.now,
           sleep,
           splay: raw.splay && !ctx.io.stdout.isTTY,

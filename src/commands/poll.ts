@@ -34,7 +34,7 @@ export function registerPoll(program: Command, ctx: Context): void {
         const schedules = await book.readScheduleBook(store);
         const roster = await loadRoster(heartbeatsDir(ctx.io.env, config, ctx.io.cwd, raw.heartbeatsDir), schedules, ctx.io.now());
         await book.saveScheduleBook(store, schedules);
-        const report = await pollFleet(roster, { store, config, env: ctx.io.env, clock: ctx.io.now, sleep });
+        const report = await pollFleet(roster, { store, config, env: ctx.io.env, runner: ctx.io.runner, clock: ctx.io.now, sleep });
         if (raw.json) {
           ctx.io.stdout.write(`${JSON.stringify({ ok: true, ...report }, null, 2)}\n`);
           return;

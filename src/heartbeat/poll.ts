@@ -3,6 +3,7 @@ import { cachePolicy, SourceError, type Cached } from '../cache/cache.js';
 import type { ClawConfig } from '../config/config.js';
 import type { AgentSpec, Roster } from '../config/roster.js';
 import type { Store } from '../store/types.js';
+import type { ProcessRunner } from '../process/runner.js';
 import { emptyMemory, evaluate, type AgentMemory } from './evaluate.js';
 import { cardsKey, fetchCards, fetchIssues, fetchMulticaAgents, gatherAll, issuesKey, multicaAgentsKey, type GatherContext } from './gather.js';
 import { memoryKey } from './keys.js';
@@ -41,11 +42,12 @@ async function refresh(key: string, pending: Promise<Cached<Checked<unknown>>>):
   }
 }
 
-export async function pollFleet(roster: Roster, deps: { store: Store; config: ClawConfig; env: NodeJS.ProcessEnv; clock: () => number; sleep: (ms: number) => Promise<void> }): Promise<PollReport> {
+export async function pollFleet(roster: Roster, deps: { store: Store; config: ClawConfig; env: NodeJS.ProcessEnv; runner: ProcessRunner; clock: () => number; sleep: (ms: number) => Promise<void> }): Promise<PollReport> {
   const base: GatherContext = {
     store: deps.store,
     policy: cachePolicy(deps.config),
     env: deps.env,
+    runner: deps.runner,
     owner: leaseOwner(),
     clock: deps.clock,
     sleep: deps.sleep,

@@ -3,7 +3,8 @@ import { hostname } from 'node:os';
 import { ClawError } from '../errors.js';
 import { formatDuration } from '../duration.js';
 import { priorityName } from '../priority.js';
-import { runProcess, describeFailure, endGroup, groupAlive, processStartMark } from '../proc.js';
+import { describeFailure, endGroup, groupAlive, processStartMark } from '../proc.js';
+import type { ProcessRunner } from '../process/runner.js';
 import { knownSecrets, type ClawConfig } from '../config/config.js';
 import { redactDeep, redactSecrets } from '../redact.js';
 import type { AgentSpec } from '../config/roster.js';
@@ -25,6 +26,8 @@ export interface HeartbeatDeps {
   store: Store;
   config: ClawConfig;
   env: NodeJS.ProcessEnv;
+  /** Starts the sources' CLIs, the dispatch and the notify command. */
+  runner: ProcessRunner;
   clock: () => number;
   sleep: (ms: number) => Promise<void>;
   /** Whether to wait the agent's splay first (cron runs yes; a TTY or --no-splay no). */
@@ -237,7 +240,7 @@ async function check(
   if (splayMs > 0) await deps.sleep(splayMs);
 
   const sources: SourceReport[] = await gatherAll(
-    { store, policy: cachePolicy(deps.config), env: deps.env, owner, clock: deps.clock, sleep: deps.sleep, workboardRead: deps.config.workboard?.read },
+    { store, policy: cachePolicy(deps.config), env: deps.env, runner: deps.runner, owner, clock: deps.clock, sleep: deps.sleep, workboardRead: deps.config.workboard?.read },
     agent,
   );
   const now = deps.clock();
@@ -342,7 +345,7 @@ async function dispatch(
     planned.argv = fillTemplate(agent.dispatch, { agent: agent.id, message, model, timeout: String(innerTimeoutSeconds(agent.timeoutMs)) });
     let sent: Promise<void> | undefined;
     let recorded: Promise<void> | undefined;
-    const result = await runProcess(planned.argv, {
+    const result = await deps.runner.run(planned.argv, {
       env: { ...deps.env, CLAW_AGENT: agent.id, CLAW_MODEL: model, CLAW_GATEWAY: admission.gateway.name },
       cwd: agent.workspace,
       timeoutMs: agent.timeoutMs,
@@ -444,7 +447,7 @@ async function escalate(agent: AgentSpec, deps: HeartbeatDeps, report: Heartbeat
     }
     const attempts = earlier?.attempts ?? 0;
     if (attempts >= maxNotifyAttempts) continue; // given up; `claw status` still shows it
-    const result = await runProcess(fillTemplate(agent.notify, { agent: agent.id, message: redactSecrets(message, knownSecrets(deps.env)), model: agent.model }), {
+    const result = await deps.runner.run(fillTemplate(agent.notify, { agent: agent.id, message: redactSecrets(message, knownSecrets(deps.env)), model: agent.model }), {
       env: deps.env,
       timeoutMs: 60_000,
     });
