@@ -1,6 +1,7 @@
 // Bundles src/ into one CommonJS file, dist/cli.cjs. Cron starts claw thousands of times a day:
-// one file (better-sqlite3's JS included, its addon named directly) avoids the ESM loader and
-// package look-ups on every start. `conf` stays an ES module, imported only by `claw config`.
+// one file avoids the ESM loader and package look-ups on every start. `conf` stays an ES module,
+// imported only by `claw config`. better-sqlite3 (optional: only Node 20, which has no node:sqlite,
+// uses it) is a bundle of its own, and the build succeeds without it.
 import { build } from 'esbuild';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import Module from 'node:module';
@@ -51,9 +52,27 @@ for (const name of ['cron-parser', 'ioredis', 'conf']) {
   await build({ ...common, stdin: { contents: `module.exports = require('${name}');`, resolveDir: '.', loader: 'js' }, outfile: `dist/${name}.cjs` });
 }
 
+// better-sqlite3's JS with its addon named directly (no search of the disk by the `bindings`
+// package on every start). When it is not installed (Node 22/24, or `npm ci --omit=optional`),
+// the same two lines go out unbundled, so a later `npm install better-sqlite3@12` works without
+// a rebuild; src/store/sqlite-driver.ts says what is missing when it is not there.
+const betterSqlite = "module.exports = { Database: require('better-sqlite3'), nativeBinding: require.resolve('better-sqlite3/build/Release/better_sqlite3.node') };\n";
+let betterSqliteInstalled = true;
+try {
+  Module.createRequire(resolve('package.json')).resolve('better-sqlite3');
+} catch {
+  betterSqliteInstalled = false;
+}
+if (betterSqliteInstalled) {
+  await build({ ...common, stdin: { contents: betterSqlite, resolveDir: '.', loader: 'js' }, external: ['better-sqlite3/build/*'], outfile: 'dist/better-sqlite3.cjs' });
+} else {
+  writeFileSync('dist/better-sqlite3.cjs', betterSqlite);
+}
+
 // The V8 code cache for dist/cli.cjs, made by running `claw status --json` on the example roster once (in throwaway
-// dirs, output discarded) so the functions a start needs are compiled into it. bin/claw loads it;
-// V8 ignores it when the source or the Node version differs.
+// dirs, output discarded) so the functions a start needs are compiled into it. A cache holds for
+// one Node version only, so its name carries the version: bin/claw loads the one for the Node it
+// runs on, and writes it on its first run when it is missing (another Node) or rejected.
 const file = resolve('dist/cli.cjs');
 const script = new Script(Module.wrap(readFileSync(file, 'utf8')), {
   filename: file,
@@ -70,5 +89,5 @@ await cli.exports.main(['status', '--json'], {
   cwd: scratch,
   now: Date.now,
 });
-writeFileSync(`${file}.cache`, script.createCachedData());
+writeFileSync(`${file}.node-${process.version}-${process.arch}.cache`, script.createCachedData());
 rmSync(scratch, { recursive: true, force: true });

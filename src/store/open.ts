@@ -25,6 +25,7 @@ async function openSqlite(options: OpenStoreOptions, note?: string): Promise<Sto
   return new SqliteStore({
     dir: stateDir(options.env, options.stateDirFlag),
     clock: options.clock,
+    env: options.env,
     ...(note ? { note } : {}),
     ...(hold > 0 ? { holdTransactionMs: hold, onHold: () => options.diagnostics?.write('claw: test hook: holding a store transaction open\n') } : {}),
   });
