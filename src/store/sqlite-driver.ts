@@ -321,28 +321,57 @@ export interface OpenOptions {
 /** Opens `file` with the chosen driver; every IMMEDIATE transaction first checks the store's -wal/-shm (see JournalGuard). */
 export function openDatabase(file: string, options: OpenOptions): SqliteConnection {
   const choice = choose(options.env ?? process.env);
-  const connection = choice.open(file, options.timeoutMs);
   const guard = new JournalGuard(file);
+  guard.refuseIfSplit();
+  const connection = choice.open(file, options.timeoutMs);
+  // This process still sees what the processes before the deletion wrote (the deleted -wal is open
+  // here): copy it into claw.db, which was not deleted, so the processes after it see it too.
+  const rescue = () => {
+    try {
+      connection.pragma('wal_checkpoint(PASSIVE)');
+    } catch {
+      // best effort: another process of the old files may do it
+    }
+  };
   return {
     prepare: (sql) => connection.prepare(sql),
     exec: (sql) => connection.exec(sql),
     pragma: (source, pragmaOptions) => connection.pragma(source, pragmaOptions),
-    transaction: <T>(fn: () => T) => connection.transaction(() => {
-      guard.check();
-      return fn();
+    transaction: <T>(fn: () => T) => ({
+      immediate: () => {
+        try {
+          return connection
+            .transaction(() => {
+              guard.check();
+              return fn();
+            })
+            .immediate();
+        } catch (err) {
+          if (err instanceof JournalMovedError) rescue();
+          throw err;
+        }
+      },
     }),
-    close: () => connection.close(),
+    close: () => {
+      if (guard.moved()) rescue();
+      connection.close();
+    },
   };
 }
+
+class JournalMovedError extends UnavailableError {}
 
 /**
  * Deleting claw.db-wal and claw.db-shm while claw processes run splits the store in two: the
  * running processes keep the deleted files open, new ones make new files, and neither sees the
- * other's admissions. SQLite cannot tell. So, inside each write transaction (where the write lock
- * makes it race-free), this checks that the files at those paths are still the ones this process
- * met first, and, the first time, that no other process holds the database open through files that
- * are no longer there (Linux: every WAL connection holds a lock on claw.db and one on its -shm,
- * listed in /proc/locks). Either: UnavailableError, exit 69, never a blind admission.
+ * other's admissions. SQLite cannot tell. So:
+ * - inside each write transaction (where the write lock makes it race-free), a process checks that
+ *   the files at those paths are still the ones it met first; if not, it copies what it saw into
+ *   claw.db (a checkpoint) and fails, exit 69;
+ * - before opening, a process checks that no other process holds claw.db open through files that
+ *   are no longer there (Linux: every WAL connection holds a lock on claw.db and one on its -shm,
+ *   listed in /proc/locks); if one does, it fails, exit 69, until those processes are gone.
+ * Never a blind admission.
  */
 class JournalGuard {
   private wal: BigIntStats | undefined;
@@ -354,38 +383,47 @@ class JournalGuard {
     const wal = statOrUndefined(`${this.file}-wal`);
     const shm = statOrUndefined(`${this.file}-shm`);
     if (!this.wal || !this.shm) {
-      // Not in WAL mode yet (a new store switching over): nothing to hold on to.
-      if (!wal || !shm) return;
-      const strangers = this.processesOnDeletedFiles(shm);
-      if (strangers.length > 0) {
-        throw new UnavailableError(
-          `state store ${this.file}: process ${strangers.join(', ')} still uses ${this.file}-wal/-shm files that were deleted; ` +
-            `stop those processes (or wait for them to end), then run claw again, and never delete -wal/-shm files while claw runs`,
-        );
+      // Not in WAL mode yet (a new store switching over) or first write: remember what is there.
+      if (wal && shm) {
+        this.wal = wal;
+        this.shm = shm;
       }
-      this.wal = wal;
-      this.shm = shm;
       return;
     }
     if (!sameFile(this.wal, wal) || !sameFile(this.shm, shm)) {
-      throw new UnavailableError(
+      throw new JournalMovedError(
         `state store ${this.file}: its -wal/-shm files were deleted or replaced while this process had them open; ` +
           `stop every claw process, then run claw again, and never delete -wal/-shm files while claw runs`,
       );
     }
   }
 
+  /** True when the files at the paths are no longer the ones this process writes through. */
+  moved(): boolean {
+    if (!this.wal || !this.shm) return false;
+    return !sameFile(this.wal, statOrUndefined(`${this.file}-wal`)) || !sameFile(this.shm, statOrUndefined(`${this.file}-shm`));
+  }
+
+  refuseIfSplit(): void {
+    const strangers = this.processesOnDeletedFiles();
+    if (strangers.length > 0) {
+      throw new UnavailableError(
+        `state store ${this.file}: process ${strangers.join(', ')} still uses -wal/-shm files that were deleted; ` +
+          `wait for it to end (or stop it), then run claw again, and never delete -wal/-shm files while claw runs`,
+      );
+    }
+  }
+
   /** Pids that hold claw.db open (a lock on it) but no lock on the -shm file now at its path. */
-  private processesOnDeletedFiles(shm: BigIntStats): string[] {
-    let db: BigIntStats | undefined;
+  private processesOnDeletedFiles(): string[] {
     let suspects: string[] = [];
-    // A process in the middle of opening holds the claw.db lock a moment before the -shm one: only
-    // a pid seen three times over ~30 ms counts.
+    // A process in the middle of opening or closing holds the claw.db lock a moment without the
+    // -shm one: only a pid seen three times over ~30 ms counts.
     for (let look = 0; look < 3; look++) {
       if (look > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 15);
-      db ??= statOrUndefined(this.file);
+      const db = statOrUndefined(this.file);
       if (!db) return [];
-      const seen = processesOnDbWithoutShm(db, shm);
+      const seen = processesOnDbWithoutShm(db, statOrUndefined(`${this.file}-shm`));
       suspects = look === 0 ? seen : suspects.filter((pid) => seen.includes(pid));
       if (suspects.length === 0) return [];
     }
@@ -409,7 +447,7 @@ function lockKey(stats: BigIntStats): string {
   return `${major.toString(16)}:${minor.toString(16)}:${stats.ino}`;
 }
 
-function processesOnDbWithoutShm(db: BigIntStats, shm: BigIntStats): string[] {
+function processesOnDbWithoutShm(db: BigIntStats, shm: BigIntStats | undefined): string[] {
   let text: string;
   try {
     text = readFileSync('/proc/locks', 'latin1');
@@ -417,7 +455,7 @@ function processesOnDbWithoutShm(db: BigIntStats, shm: BigIntStats): string[] {
     return []; // not Linux: the per-process inode check still holds
   }
   const dbKey = lockKey(db);
-  const shmKey = lockKey(shm);
+  const shmKey = shm ? lockKey(shm) : undefined;
   const onDb = new Set<string>();
   const onShm = new Set<string>();
   for (const line of text.split('\n')) {

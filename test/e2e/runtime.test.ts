@@ -240,3 +240,34 @@ describe('file-system faults under the store: one line naming the path and the f
     }
   });
 });
+
+describe('the -wal/-shm files deleted under running processes', () => {
+  it('is detected: exit 69 (never 70), and never more admissions than the limit in any window', async () => {
+    for (const node of nodes) {
+      const box = sandbox();
+      const windowMs = 2000;
+      box.writeConfig({ gateways: { t: { limit: 1, window: '2s' } } });
+      const log = join(box.root, 'starts.log');
+      const command = ['call', '--gateway', 't', '--max-wait', '20s', '--', 'sh', '-c', `echo "start $(date +%s%3N)" >> "${log}"`];
+      expect((await run(node, ['call', '--gateway', 'u', '--', 'true'], box.env)).code).toBe(0);
+      const before = Array.from({ length: 6 }, () => run(node, command, box.env));
+      await waitFor(() => readStarts(log).length >= 1, 20_000, 20);
+      // Let the waiters queue, then pull the files out from under them.
+      await new Promise((r) => setTimeout(r, 300));
+      unlinkSync(join(box.stateDir, 'claw.db-wal'));
+      unlinkSync(join(box.stateDir, 'claw.db-shm'));
+      const after = Array.from({ length: 5 }, () => run(node, command, box.env));
+      const results = await Promise.all([...before, ...after]);
+      const codes = results.map((r) => r.code);
+      expect(codes.filter((c) => ![0, 69, 75].includes(c)), results.map((r) => r.stderr).join('')).toEqual([]);
+      const starts = readStarts(log).map((s) => s.at);
+      expect(busiestWindow(starts, windowMs), `${node.version}: ${starts.join(' ')}`).toBeLessThanOrEqual(1);
+      expect(codes.filter((c) => c === 69).length, node.version).toBeGreaterThan(0);
+      for (const r of results.filter((r) => r.code === 69)) expect(oneLine(r)).toMatch(/-wal\/-shm files .*never delete -wal\/-shm files while claw runs$/);
+      // Once the old processes are gone the store works again, and nothing they admitted is lost.
+      expect((await run(node, ['call', '--gateway', 'u', '--', 'true'], box.env)).code).toBe(0);
+      const status = JSON.parse((await run(node, ['status', '--json'], box.env)).stdout);
+      expect(status.gateways.find((g: { name: string }) => g.name === 't').counters.admitted, node.version).toBe(starts.length);
+    }
+  });
+});
