@@ -224,7 +224,7 @@ type BetterSqliteModule = {
 function loadBetterSqlite(): BetterSqliteModule | string {
   if (nodeMajor() >= 24) return `better-sqlite3 is never used on Node ${process.version} (it aborts at exit there)`;
   try {
-    const module = requireHere('./better-sqlite3.cjs') as BetterSqliteModule;
+    const module = betterSqliteModule();
     // The addon loads on first use: open one throwaway database now so a missing or mismatched build shows here.
     new module.Database(':memory:', { timeout: 0, nativeBinding: module.nativeBinding }).close();
     return module;
@@ -235,6 +235,16 @@ function loadBetterSqlite(): BetterSqliteModule | string {
       return `better-sqlite3 was built for another Node version (\`npm rebuild better-sqlite3\`)`;
     }
     return `better-sqlite3 cannot be loaded (${(e.message ?? String(err)).split('\n')[0]})`;
+  }
+}
+
+/** dist/better-sqlite3.cjs next to the bundle; from the sources (unit tests) the package itself. */
+function betterSqliteModule(): BetterSqliteModule {
+  try {
+    return requireHere('./better-sqlite3.cjs') as BetterSqliteModule;
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'MODULE_NOT_FOUND' || !String((err as Error).message).includes('better-sqlite3.cjs')) throw err;
+    return { Database: requireHere('better-sqlite3'), nativeBinding: requireHere.resolve('better-sqlite3/build/Release/better_sqlite3.node') };
   }
 }
 
