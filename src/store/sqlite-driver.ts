@@ -457,6 +457,12 @@ function lockKey(stats: BigIntStats): string {
   return `${major.toString(16)}:${minor.toString(16)}:${stats.ino}`;
 }
 
+/**
+ * Pids that hold claw.db open through a -shm file that is not the one at its path now: a lock on
+ * claw.db, and SQLite's "dead man switch" lock (byte 128 of a -shm file) on another file of the
+ * same file system. A process that holds claw.db without any -shm lock is no stranger: it is
+ * opening, or switching a new store to WAL.
+ */
 function processesOnDbWithoutShm(db: BigIntStats, shm: BigIntStats | undefined): string[] {
   let text: string;
   try {
@@ -466,18 +472,22 @@ function processesOnDbWithoutShm(db: BigIntStats, shm: BigIntStats | undefined):
   }
   const dbKey = lockKey(db);
   const shmKey = shm ? lockKey(shm) : undefined;
+  const device = dbKey.slice(0, dbKey.lastIndexOf(':') + 1);
   const onDb = new Set<string>();
   const onShm = new Set<string>();
+  const onOtherShm = new Set<string>();
   for (const line of text.split('\n')) {
     // "12: POSIX  ADVISORY  READ 4242 fe:00:2146755 128 128"; "12: -> POSIX ..." is a waiter, not a holder.
     const fields = line.trim().split(/\s+/);
-    if (fields[1] !== 'POSIX' || fields[5] === undefined) continue;
-    const key = normaliseLockKey(fields[5]);
-    if (key === dbKey) onDb.add(fields[4]!);
-    else if (key === shmKey) onShm.add(fields[4]!);
+    if (fields[1] !== 'POSIX' || fields[7] === undefined) continue;
+    const pid = fields[4]!;
+    const key = normaliseLockKey(fields[5]!);
+    if (key === dbKey) onDb.add(pid);
+    else if (key === shmKey) onShm.add(pid);
+    else if (key.startsWith(device) && fields[6] === '128' && fields[7] === '128') onOtherShm.add(pid);
   }
   const self = String(process.pid);
-  return [...onDb].filter((pid) => pid !== self && !onShm.has(pid));
+  return [...onDb].filter((pid) => pid !== self && !onShm.has(pid) && onOtherShm.has(pid));
 }
 
 function normaliseLockKey(key: string): string {

@@ -242,6 +242,16 @@ describe('file-system faults under the store: one line naming the path and the f
 });
 
 describe('the -wal/-shm files deleted under running processes', () => {
+  it('is never seen where nothing was deleted: 12 processes creating one store at once all exit 0', async () => {
+    for (const node of nodes) {
+      for (let round = 0; round < 4; round++) {
+        const box = sandbox();
+        const results = await Promise.all(Array.from({ length: 12 }, () => run(node, ['call', '--gateway', 't', '--', 'true'], box.env)));
+        expect(results.filter((r) => r.code !== 0).map((r) => r.stderr), node.version).toEqual([]);
+      }
+    }
+  });
+
   it('is detected: exit 69 (never 70), and never more admissions than the limit in any window', async () => {
     for (const node of nodes) {
       const box = sandbox();
@@ -264,6 +274,9 @@ describe('the -wal/-shm files deleted under running processes', () => {
       expect(busiestWindow(starts, windowMs), `${node.version}: ${starts.join(' ')}`).toBeLessThanOrEqual(1);
       expect(codes.filter((c) => c === 69).length, node.version).toBeGreaterThan(0);
       for (const r of results.filter((r) => r.code === 69)) expect(oneLine(r)).toMatch(/-wal\/-shm files .*never delete -wal\/-shm files while claw runs$/);
+      // The processes started after the deletion saw the old ones holding the deleted files.
+      const afterMessages = results.slice(before.length).map((r) => r.stderr);
+      expect(afterMessages.join(''), node.version).toMatch(/process \d+(, \d+)* still uses -wal\/-shm files that were deleted/);
       // Once the old processes are gone the store works again, and nothing they admitted is lost.
       expect((await run(node, ['call', '--gateway', 'u', '--', 'true'], box.env)).code).toBe(0);
       const status = JSON.parse((await run(node, ['status', '--json'], box.env)).stdout);
