@@ -242,6 +242,32 @@ describe('file-system faults under the store: one line naming the path and the f
 });
 
 describe('the -wal/-shm files deleted under running processes', () => {
+  it('is never seen in a process that holds claw.db without any -shm (a store not yet switched to WAL)', async () => {
+    const box = sandbox();
+    mkdirSync(box.stateDir, { recursive: true });
+    const db = join(box.stateDir, 'claw.db');
+    // A reader of a new, rollback-journal store: SQLite holds its lock on claw.db, and there is no -shm at all.
+    const reader = spawn(
+      process.execPath,
+      [
+        '-e',
+        `let Database; try { Database = require('node:sqlite').DatabaseSync; } catch { Database = require(${JSON.stringify(join(repoRoot, 'node_modules', 'better-sqlite3'))}); }
+         const db = new Database(${JSON.stringify(db)});
+         db.exec('create table if not exists t (x)'); db.exec('begin'); db.prepare('select count(*) from t').get();
+         process.stdout.write('holding\\n');
+         setTimeout(() => { db.exec('commit'); db.close(); }, 1500);`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const readerDone = new Promise((r) => reader.once('close', r));
+    let out = '';
+    reader.stdout!.on('data', (d) => (out += d));
+    await waitFor(() => out.includes('holding'), 10_000, 10);
+    const result = await run(self, ['call', '--gateway', 't', '--', 'true'], box.env);
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    await readerDone;
+  });
+
   it('is never seen where nothing was deleted: 12 processes creating one store at once all exit 0', async () => {
     for (const node of nodes) {
       for (let round = 0; round < 4; round++) {
