@@ -7,6 +7,7 @@ import { build } from 'esbuild';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { idleFleet, simulateIdleHour } from './idle-hour.mjs';
@@ -14,6 +15,21 @@ import { idleFleet, simulateIdleHour } from './idle-hour.mjs';
 const root = new URL('..', import.meta.url).pathname;
 const work = mkdtempSync(join(tmpdir(), 'claw-bench-'));
 const worker = join(work, 'admit-worker.cjs');
+// The store's `claw-better-sqlite3` (see build.mjs), here with absolute paths: the worker runs from a temp dir.
+const fromRoot = createRequire(join(root, 'package.json'));
+let betterSqlite = "throw Object.assign(new Error('better-sqlite3 is not installed'), { code: 'MODULE_NOT_FOUND' });";
+try {
+  betterSqlite = `module.exports = { Database: require(${JSON.stringify(fromRoot.resolve('better-sqlite3'))}), nativeBinding: ${JSON.stringify(fromRoot.resolve('better-sqlite3/build/Release/better_sqlite3.node'))} };`;
+} catch {
+  // not installed: the worker needs node:sqlite (Node 22/24)
+}
+const betterSqliteEntry = {
+  name: 'better-sqlite3-entry',
+  setup(b) {
+    b.onResolve({ filter: /^claw-better-sqlite3$/ }, () => ({ path: 'entry', namespace: 'claw-bsq' }));
+    b.onLoad({ filter: /.*/, namespace: 'claw-bsq' }, () => ({ contents: betterSqlite, resolveDir: root, loader: 'js' }));
+  },
+};
 await build({
   entryPoints: [join(root, 'bench/admit-worker.ts')],
   outfile: worker,
@@ -23,6 +39,7 @@ await build({
   target: 'node20',
   define: { 'import.meta.url': '__clawModuleUrl' },
   banner: { js: `const __clawModuleUrl = ${JSON.stringify(`file://${join(root, 'dist', 'cli.cjs')}`)};` },
+  plugins: [betterSqliteEntry],
   logLevel: 'warning',
 });
 

@@ -7,7 +7,7 @@
 // 3.51.3 and the backports 3.50.7 and 3.44.6): many claw processes write one WAL database, which is
 // exactly when that bug corrupts it. The version is checked at run time, not guessed from Node's.
 import { createRequire } from 'node:module';
-import { accessSync, closeSync, constants, existsSync, fsyncSync, openSync, readFileSync, statSync, unlinkSync, writeSync, type BigIntStats } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, fsyncSync, openSync, readSync, statSync, unlinkSync, writeSync, type BigIntStats } from 'node:fs';
 import { UnavailableError } from '../errors.js';
 
 export type SqliteDriverName = 'node:sqlite' | 'better-sqlite3';
@@ -238,12 +238,16 @@ function loadBetterSqlite(): BetterSqliteModule | string {
   }
 }
 
-/** dist/better-sqlite3.cjs next to the bundle; from the sources (unit tests) the package itself. */
+/**
+ * In the bundle, `claw-better-sqlite3` is better-sqlite3 itself, or dist/better-sqlite3.cjs when the
+ * build had none (see build.mjs); required here, on first use, so Node 22/24 never evaluate it.
+ * From the sources (unit tests), the package.
+ */
 function betterSqliteModule(): BetterSqliteModule {
   try {
-    return requireHere('./better-sqlite3.cjs') as BetterSqliteModule;
+    return require('claw-better-sqlite3') as BetterSqliteModule;
   } catch (err) {
-    if ((err as { code?: string }).code !== 'MODULE_NOT_FOUND' || !String((err as Error).message).includes('better-sqlite3.cjs')) throw err;
+    if (!(err instanceof ReferenceError) && !String((err as Error).message).includes("'claw-better-sqlite3'")) throw err;
     return { Database: requireHere('better-sqlite3'), nativeBinding: requireHere.resolve('better-sqlite3/build/Release/better_sqlite3.node') };
   }
 }
@@ -332,7 +336,7 @@ export interface OpenOptions {
 export function openDatabase(file: string, options: OpenOptions): SqliteConnection {
   const choice = choose(options.env ?? process.env);
   const guard = new JournalGuard(file);
-  guard.refuseIfSplit();
+  guard.refuseIfSplit(() => othersHold(choice, file));
   const connection = choice.open(file, options.timeoutMs);
   // This process still sees what the processes before the deletion wrote (the deleted -wal is open
   // here): copy it into claw.db, which was not deleted, so the processes after it see it too.
@@ -378,9 +382,9 @@ class JournalMovedError extends UnavailableError {}
  * - inside each write transaction (where the write lock makes it race-free), a process checks that
  *   the files at those paths are still the ones it met first; if not, it copies what it saw into
  *   claw.db (a checkpoint) and fails, exit 69;
- * - before opening, a process checks that no other process holds claw.db open through files that
- *   are no longer there (Linux: every WAL connection holds a lock on claw.db and one on its -shm,
- *   listed in /proc/locks); if one does, it fails, exit 69, until those processes are gone.
+ * - before opening, a process that finds the -wal/-shm missing checks that no other process holds
+ *   claw.db open (through files that are no longer there); if one does, it fails, exit 69, until
+ *   those processes are gone, and never makes new files beside theirs.
  * Never a blind admission.
  */
 class JournalGuard {
@@ -414,30 +418,61 @@ class JournalGuard {
     return !sameFile(this.wal, statOrUndefined(`${this.file}-wal`)) || !sameFile(this.shm, statOrUndefined(`${this.file}-shm`));
   }
 
-  refuseIfSplit(): void {
-    const strangers = this.processesOnDeletedFiles();
-    if (strangers.length > 0) {
-      throw new UnavailableError(
-        `state store ${this.file}: process ${strangers.join(', ')} still uses -wal/-shm files that were deleted; ` +
-          `wait for it to end (or stop it), then run claw again, and never delete -wal/-shm files while claw runs`,
-      );
-    }
-  }
-
-  /** Pids that hold claw.db open (a lock on it) but no lock on the -shm file now at its path. */
-  private processesOnDeletedFiles(): string[] {
-    let suspects: string[] = [];
-    // A process in the middle of opening or closing holds the claw.db lock a moment without the
-    // -shm one: only a pid seen three times over ~30 ms counts.
+  /**
+   * Before opening: when the -wal/-shm are gone but claw.db is a WAL database that another process
+   * holds open, that process writes through deleted files: opening now would make new ones and
+   * split the store. A live WAL connection always has both files, and one that is opening makes
+   * them within a moment, so only what lasts three looks over ~30 ms counts.
+   */
+  refuseIfSplit(othersHoldDatabase: () => boolean): void {
     for (let look = 0; look < 3; look++) {
       if (look > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 15);
-      const db = statOrUndefined(this.file);
-      if (!db) return [];
-      const seen = processesOnDbWithoutShm(db, statOrUndefined(`${this.file}-shm`));
-      suspects = look === 0 ? seen : suspects.filter((pid) => seen.includes(pid));
-      if (suspects.length === 0) return [];
+      if (statOrUndefined(`${this.file}-wal`) || statOrUndefined(`${this.file}-shm`)) return;
+      if (!isWalDatabase(this.file) || !othersHoldDatabase()) return;
     }
-    return suspects;
+    throw new UnavailableError(
+      `state store ${this.file}: another process still holds it through -wal/-shm files that were deleted; ` +
+        `wait for the claw processes that were running to end (or stop them), then run claw again, and never delete -wal/-shm files while claw runs`,
+    );
+  }
+}
+
+/** Bytes 18 and 19 of a SQLite header are 2 in WAL mode; a new or empty file is not. */
+function isWalDatabase(file: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, 'r');
+    const header = Buffer.alloc(20);
+    return readSync(fd, header, 0, 20, 0) === 20 && header[18] === 2 && header[19] === 2;
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/**
+ * Whether any other process has `file` open (holds SQLite's shared lock on it): a connection in
+ * exclusive locking mode must take SQLite's exclusive lock to read, and with no busy timeout it
+ * fails at once when anyone else holds the file. Used only when the -wal/-shm are missing (a
+ * first start after a quiet spell, or a deletion), and it keeps its WAL index in memory, so it
+ * touches no -shm.
+ */
+function othersHold(choice: Choice, file: string): boolean {
+  let probe: SqliteConnection | undefined;
+  try {
+    probe = choice.open(file, 0);
+    probe.exec('pragma locking_mode = exclusive');
+    probe.prepare('select count(*) from sqlite_master').get();
+    return false;
+  } catch (err) {
+    return String((err as { code?: unknown }).code ?? '').startsWith('SQLITE_BUSY');
+  } finally {
+    try {
+      probe?.close();
+    } catch {
+      // closing a probe that failed to read
+    }
   }
 }
 
@@ -447,52 +482,6 @@ function statOrUndefined(path: string): BigIntStats | undefined {
 
 function sameFile(a: BigIntStats, b: BigIntStats | undefined): boolean {
   return b !== undefined && a.ino === b.ino && a.dev === b.dev;
-}
-
-/** /proc/locks names a file "MAJ:MIN:INODE" (hex, hex, decimal) with the kernel's split of st_dev. */
-function lockKey(stats: BigIntStats): string {
-  const dev = stats.dev;
-  const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
-  const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
-  return `${major.toString(16)}:${minor.toString(16)}:${stats.ino}`;
-}
-
-/**
- * Pids that hold claw.db open through a -shm file that is not the one at its path now: a lock on
- * claw.db, and SQLite's "dead man switch" lock (byte 128 of a -shm file) on another file of the
- * same file system. A process that holds claw.db without any -shm lock is no stranger: it is
- * opening, or switching a new store to WAL.
- */
-function processesOnDbWithoutShm(db: BigIntStats, shm: BigIntStats | undefined): string[] {
-  let text: string;
-  try {
-    text = readFileSync('/proc/locks', 'latin1');
-  } catch {
-    return []; // not Linux: the per-process inode check still holds
-  }
-  const dbKey = lockKey(db);
-  const shmKey = shm ? lockKey(shm) : undefined;
-  const device = dbKey.slice(0, dbKey.lastIndexOf(':') + 1);
-  const onDb = new Set<string>();
-  const onShm = new Set<string>();
-  const onOtherShm = new Set<string>();
-  for (const line of text.split('\n')) {
-    // "12: POSIX  ADVISORY  READ 4242 fe:00:2146755 128 128"; "12: -> POSIX ..." is a waiter, not a holder.
-    const fields = line.trim().split(/\s+/);
-    if (fields[1] !== 'POSIX' || fields[7] === undefined) continue;
-    const pid = fields[4]!;
-    const key = normaliseLockKey(fields[5]!);
-    if (key === dbKey) onDb.add(pid);
-    else if (key === shmKey) onShm.add(pid);
-    else if (key.startsWith(device) && fields[6] === '128' && fields[7] === '128') onOtherShm.add(pid);
-  }
-  const self = String(process.pid);
-  return [...onDb].filter((pid) => pid !== self && !onShm.has(pid) && onOtherShm.has(pid));
-}
-
-function normaliseLockKey(key: string): string {
-  const [major, minor, ino] = key.split(':');
-  return `${parseInt(major ?? '', 16).toString(16)}:${parseInt(minor ?? '', 16).toString(16)}:${ino}`;
 }
 
 // ---- store faults ---------------------------------------------------------------------------
