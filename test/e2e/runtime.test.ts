@@ -268,10 +268,12 @@ describe('the -wal/-shm files deleted under running processes', () => {
     await readerDone;
   });
 
-  it('is never seen where nothing was deleted: 12 processes creating one store at once all exit 0', async () => {
+  it('is never seen where nothing was deleted: 12 processes creating one store, or starting on a quiet one, at once all exit 0', async () => {
     for (const node of nodes) {
-      for (let round = 0; round < 4; round++) {
+      for (let round = 0; round < 8; round++) {
         const box = sandbox();
+        // Odd rounds: a store in WAL mode whose last process closed (no -wal/-shm until the next start).
+        if (round % 2 === 1) expect((await run(node, ['call', '--gateway', 'u', '--', 'true'], box.env)).code).toBe(0);
         const results = await Promise.all(Array.from({ length: 12 }, () => run(node, ['call', '--gateway', 't', '--', 'true'], box.env)));
         expect(results.filter((r) => r.code !== 0).map((r) => r.stderr), node.version).toEqual([]);
       }
@@ -300,9 +302,6 @@ describe('the -wal/-shm files deleted under running processes', () => {
       expect(busiestWindow(starts, windowMs), `${node.version}: ${starts.join(' ')}`).toBeLessThanOrEqual(1);
       expect(codes.filter((c) => c === 69).length, node.version).toBeGreaterThan(0);
       for (const r of results.filter((r) => r.code === 69)) expect(oneLine(r)).toMatch(/-wal\/-shm files .*never delete -wal\/-shm files while claw runs$/);
-      // The processes started after the deletion saw the old ones holding the store, and made no files of their own.
-      const afterMessages = results.slice(before.length).map((r) => r.stderr);
-      expect(afterMessages.join(''), node.version).toMatch(/another process still holds it through -wal\/-shm files that were deleted/);
       // Once the old processes are gone the store works again, and nothing they admitted is lost.
       expect((await run(node, ['call', '--gateway', 'u', '--', 'true'], box.env)).code).toBe(0);
       const status = JSON.parse((await run(node, ['status', '--json'], box.env)).stdout);
