@@ -57,7 +57,7 @@ export function registerDoctor(program: Command, ctx: Context): void {
         await Promise.all([
           import('../doctor/checks.js'),
           import('../config/paths.js'),
-          import('../doctor/sqlite-runtime.js'),
+          import('../store/sqlite-driver.js'),
           import('../heartbeat/cron.js'),
         ]);
       const env = ctx.io.env;
@@ -66,7 +66,7 @@ export function registerDoctor(program: Command, ctx: Context): void {
         cwd: ctx.io.cwd,
         now: ctx.io.now,
         nodeVersion: process.version,
-        sqliteRuntime,
+        sqliteRuntime: () => sqliteRuntime(env),
         isSafeSqliteVersion,
         run: (argv, options) => ctx.io.runner.run(argv, options),
         openSqliteStore: async (dir) => {
