@@ -23,19 +23,23 @@ function cut(text: string, width: number): string {
   return text.length <= width ? text : `${text.slice(0, Math.max(0, width - 1))}…`;
 }
 
-/** Widths per column; on a terminal the shrinkable columns give up what the line is too wide by. */
+/**
+ * Widths per column. On a terminal the shrinkable columns give up what the line is too wide by,
+ * but only when that makes it fit: a cut that still leaves the line wrapping loses text for nothing.
+ */
 function columnWidths(columns: Column[], rows: Cell[][], width: number | undefined): number[] {
   const widths = columns.map((c, i) => Math.max(c.header.length, ...rows.map((r) => textOf(r[i] ?? '').length)));
   if (!width) return widths;
   let over = widths.reduce((sum, w) => sum + w, 0) + gap.length * (columns.length - 1) - width;
+  const cut = [...widths];
   for (let i = columns.length - 1; i >= 0 && over > 0; i--) {
     if (!columns[i]!.shrink) continue;
-    const least = Math.min(widths[i]!, Math.max(columns[i]!.header.length, 8));
-    const give = Math.min(over, widths[i]! - least);
-    widths[i]! -= give;
+    const least = Math.min(cut[i]!, Math.max(columns[i]!.header.length, 8));
+    const give = Math.min(over, cut[i]! - least);
+    cut[i]! -= give;
     over -= give;
   }
-  return widths;
+  return over > 0 ? widths : cut;
 }
 
 /** The table as lines (no trailing blanks); cells are padded by their visible width, not their colour codes. */

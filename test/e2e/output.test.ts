@@ -57,6 +57,37 @@ describe('--json', () => {
     expect(document(await runClaw(['status', '--json'], f.env))).toMatchObject({ ok: true });
   });
 
+  it('status --prometheus keeps the metric names and types dashboards read', async () => {
+    const f = fleet({ agents: ['coo'] });
+    expect((await runClaw(['heartbeat', 'coo', '--no-splay'], f.env)).code).toBe(0);
+    const text = (await runClaw(['status', '--prometheus'], f.env)).stdout;
+    const types = text.split('\n').filter((l) => l.startsWith('# TYPE ')).map((l) => l.slice(7));
+    expect(types).toEqual([
+      'agent_heartbeat_status gauge',
+      'agent_task_stagnation_seconds gauge',
+      'agent_workboard_pending gauge',
+      'agent_429_error_rate gauge',
+      'claw_agent_last_run_timestamp_seconds gauge',
+      'claw_agent_paused_tasks gauge',
+      'claw_agent_unsent_escalations gauge',
+      'claw_gateway_limit gauge',
+      'claw_gateway_window_seconds gauge',
+      'claw_gateway_used gauge',
+      'claw_gateway_waiters gauge',
+      'claw_gateway_admitted_total counter',
+      'claw_gateway_rate_limited_total counter',
+      'claw_gateway_retries_total counter',
+      'claw_gateway_dropped_total counter',
+      'claw_gateway_fallbacks_total counter',
+      'claw_proxy_tokens_total counter',
+      'claw_cache_hits_total counter',
+      'claw_cache_misses_total counter',
+      'claw_cache_entries gauge',
+    ]);
+    expect(text).toMatch(/^agent_heartbeat_status\{agent_name="coo"\} 1$/m);
+    expect(text).not.toMatch(/\u001b\[/);
+  });
+
   it('doctor --json is one line with ok', async () => {
     const box = sandbox({ PATH: '/usr/bin:/bin' });
     document(await runClaw(['doctor', '--json'], box.env));

@@ -84,6 +84,10 @@ describe('renderTable', () => {
     expect(renderTable(columns, rows, { width: 500 })).toEqual(renderTable(columns, rows));
   });
 
+  it('cuts nothing when cutting cannot make the table fit', () => {
+    expect(renderTable(columns, rows, { width: 20 })).toEqual(renderTable(columns, rows));
+  });
+
   it('a paint that is off adds nothing', () => {
     const none: Paint = plain;
     expect(renderTable(columns, rows, { paint: none }).join('\n')).not.toMatch(ansi);
