@@ -52,6 +52,7 @@ const apartBundles = {
     b.onResolve({ filter: /^ioredis$/ }, () => ({ path: './ioredis.cjs', external: true }));
     b.onResolve({ filter: /^conf$/ }, () => ({ path: './conf.cjs', external: true }));
     b.onResolve({ filter: /^execa$/ }, () => ({ path: './execa.cjs', external: true }));
+    b.onResolve({ filter: /^chalk$/ }, () => ({ path: './chalk.cjs', external: true }));
   },
 };
 
@@ -71,7 +72,7 @@ await build({
 // cron-parser (with luxon), ioredis and conf (an ES module, made CommonJS here) are large and needed
 // only with a roster, a Redis store or `claw config`: each gets its own bundle, required the first
 // time it is needed, so other commands never parse it.
-for (const name of ['cron-parser', 'ioredis', 'conf', 'execa']) {
+for (const name of ['cron-parser', 'ioredis', 'conf', 'execa', 'chalk']) {
   await build({ ...common, stdin: { contents: `module.exports = require('${name}');`, resolveDir: '.', loader: 'js' }, outfile: `dist/${name}.cjs` });
 }
 

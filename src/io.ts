@@ -7,6 +7,8 @@ import { execaRunner, type ProcessRunner } from './process/runner.js';
 export interface Output {
   write(text: string | Uint8Array): unknown;
   isTTY?: boolean;
+  /** A terminal's width in columns (undefined off a terminal). */
+  readonly columns?: number | undefined;
   /** The reader went away (EPIPE: `claw ... | head`): what is written now is dropped. */
   readonly closed?: boolean;
 }
@@ -54,6 +56,10 @@ function descriptorOutput(fd: 1 | 2, stream: () => NodeJS.WriteStream): Output {
     get isTTY() {
       return (tty ??= isTerminal(fd));
     },
+    get columns() {
+      // Only a terminal has a width; building the stream costs a start-up that only a person waits for.
+      return (tty ??= isTerminal(fd)) ? stream().columns : undefined;
+    },
     get closed() {
       return closed;
     },
@@ -89,6 +95,9 @@ export function redactingOutput(output: Output, secrets: () => readonly string[]
   return {
     get isTTY() {
       return output.isTTY;
+    },
+    get columns() {
+      return output.columns;
     },
     get closed() {
       return output.closed;
