@@ -4,6 +4,7 @@
 import Database from 'better-sqlite3';
 import { createRequire } from 'node:module';
 import { UnavailableError } from '../errors.js';
+import { nodeVersion } from '../host.js';
 import type { SqliteRuntime } from './checks.js';
 
 export function sqliteRuntime(): SqliteRuntime {
@@ -14,7 +15,7 @@ export function sqliteRuntime(): SqliteRuntime {
     const text = (err as Error).message.replace(/\s*\n\s*/g, ' ');
     const abi = /NODE_MODULE_VERSION (\d+)\. This version of Node\.js requires NODE_MODULE_VERSION (\d+)/.exec(text);
     const message = abi ? `its addon was built for another Node: NODE_MODULE_VERSION ${abi[1]}, this one needs ${abi[2]}` : text.slice(0, 200);
-    throw new UnavailableError(`better-sqlite3 does not load under Node ${process.version} (${message}); rebuild it for this Node: npm rebuild better-sqlite3`);
+    throw new UnavailableError(`better-sqlite3 does not load under Node ${nodeVersion} (${message}); rebuild it for this Node: npm rebuild better-sqlite3`);
   }
   try {
     const version = db.prepare('select sqlite_version() as v').get() as { v: string };
