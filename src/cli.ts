@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { asClawError, ExitCode, UsageError } from './errors.js';
 import { processIO, type IO } from './io.js';
+import type { Context, Register } from './commands/context.js';
 import { registerCall } from './commands/call.js';
 import { registerStatus } from './commands/status.js';
 import { registerConfig } from './commands/config.js';
@@ -16,13 +17,7 @@ import { registerProxy } from './commands/proxy.js';
 
 const CLAW_VERSION = '0.1.0';
 
-export interface Context {
-  io: IO;
-  /** Set by the command that ran. */
-  exitCode: number;
-}
-
-const registrations: [string, (program: Command, ctx: Context) => void][] = [
+const registrations: [string, Register][] = [
   ['heartbeat', registerHeartbeat],
   ['poll', registerPoll],
   ['call', registerCall],

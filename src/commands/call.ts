@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import type { Context } from '../cli.js';
+import type { Context } from './context.js';
 import { openCommandStore } from './store.js';
 import { UsageError } from '../errors.js';
 import { defaultBackoff } from '../limiter/backoff.js';

@@ -1,7 +1,7 @@
 import { mkdirSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import type { Context } from '../cli.js';
+import type { Context } from './context.js';
 import type { IO } from '../io.js';
 import { stateDir } from '../config/paths.js';
 import { ConfigError, UsageError } from '../errors.js';

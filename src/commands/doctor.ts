@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { Context } from '../cli.js';
+import type { Context } from './context.js';
 import type { Check, DoctorDeps, DoctorReport } from '../doctor/checks.js';
 import { stateDirOption } from './options.js';
 import { heartbeatsDirOption } from './roster-options.js';

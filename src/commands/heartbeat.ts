@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { Context } from '../cli.js';
+import type { Context } from './context.js';
 import { openCommandStore } from './store.js';
 import { ExitCode } from '../errors.js';
 import { sleep } from '../io.js';

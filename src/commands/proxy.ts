@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import type { Command } from 'commander';
-import type { Context } from '../cli.js';
+import type { Context } from './context.js';
 import { UnavailableError, UsageError } from '../errors.js';
 import { lazyStderr } from '../io.js';
 import { leaseOwner } from '../lease.js';

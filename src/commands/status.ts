@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import type { Context } from '../cli.js';
+import type { Context } from './context.js';
 import { openCommandStore } from './store.js';
 import { ExitCode } from '../errors.js';
 import { formatDuration } from '../duration.js';

@@ -1,4 +1,4 @@
-import type { Context } from '../cli.js';
+import type { Context } from './context.js';
 import type { ClawConfig } from '../config/config.js';
 import { lazyStderr } from '../io.js';
 import type { Store } from '../store/types.js';

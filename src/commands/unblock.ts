@@ -1,6 +1,6 @@
 // `claw unblock <gateway>`: clear the block a 429 (or a quota) put on a gateway, for every process.
 import type { Command } from 'commander';
-import type { Context } from '../cli.js';
+import type { Context } from './context.js';
 import { openCommandStore } from './store.js';
 import { UsageError } from '../errors.js';
 import { stateDirOption } from './options.js';

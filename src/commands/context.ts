@@ -1,0 +1,13 @@
+// What every command is handed: the IO of this run, and where it sets its exit code. Kept apart from
+// cli.ts so a command depends on this, not on the program that registers it.
+import type { Command } from 'commander';
+import type { IO } from '../io.js';
+
+export interface Context {
+  io: IO;
+  /** Set by the command that ran. */
+  exitCode: number;
+}
+
+/** How a command adds itself to the program. */
+export type Register = (program: Command, ctx: Context) => void;
