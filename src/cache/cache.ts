@@ -3,6 +3,7 @@ import { parseDuration } from '../duration.js';
 import type { ClawConfig } from '../config/config.js';
 import type { Store } from '../store/types.js';
 import { takeLease } from '../lease.js';
+import { SourceError } from '../errors.js';
 
 /** TTLs from the seed: task sources 5 min, agent lists 1 h, knowledge and user data 1 day. */
 export const defaultTtlMs: Record<string, number> = {
@@ -40,7 +41,6 @@ export interface Cached<T> {
   error?: string;
 }
 
-export class SourceError extends Error {}
 
 export interface CachedOptions<T> {
   key: string;

@@ -1,12 +1,13 @@
 // Collect an agent's tasks from the three sources; shared sources go through the shared cache.
-import { cached, SourceError, type CachePolicy, type Cached } from '../cache/cache.js';
+import { cached, type CachePolicy, type Cached } from '../cache/cache.js';
+import { SourceError } from '../errors.js';
 import { formatDuration } from '../duration.js';
 import type { AgentSpec } from '../config/roster.js';
 import type { Store } from '../store/types.js';
 import * as multica from '../sources/multica.js';
 import * as workboard from '../sources/workboard.js';
 import { readDocs } from '../sources/docs.js';
-import type { SourceReport } from '../sources/types.js';
+import type { MulticaAgent, MulticaIssue, SourceReport, WorkboardCard } from '../sources/types.js';
 import { cachedAgents, cachedCards, cachedIssues, skippedWarning, type Checked } from '../sources/validate.js';
 import type { WorkboardRead } from '../sources/workboard-db.js';
 
@@ -41,15 +42,15 @@ function shared<T>(ctx: GatherContext, key: string, category: string, leaseMs: n
   return cached(ctx.store, { key, category, policy: ctx.policy, leaseMs, owner: ctx.owner, refresh, check, sleep: ctx.sleep, ...(ctx.force ? { force: true } : {}) });
 }
 
-export function fetchIssues(ctx: GatherContext, workspaceId: string, timeoutMs: number, leaseMs: number): Promise<Cached<Checked<multica.MulticaIssue>>> {
+export function fetchIssues(ctx: GatherContext, workspaceId: string, timeoutMs: number, leaseMs: number): Promise<Cached<Checked<MulticaIssue>>> {
   return shared(ctx, issuesKey(workspaceId), 'multica', leaseMs, () => multica.listIssues(workspaceId, ctx.env, timeoutMs), cachedIssues);
 }
 
-export function fetchMulticaAgents(ctx: GatherContext, workspaceId: string, timeoutMs: number, leaseMs: number): Promise<Cached<Checked<multica.MulticaAgent>>> {
+export function fetchMulticaAgents(ctx: GatherContext, workspaceId: string, timeoutMs: number, leaseMs: number): Promise<Cached<Checked<MulticaAgent>>> {
   return shared(ctx, multicaAgentsKey(workspaceId), 'config', leaseMs, () => multica.listAgents(workspaceId, ctx.env, timeoutMs), cachedAgents);
 }
 
-export function fetchCards(ctx: GatherContext, board: string | undefined, timeoutMs: number, leaseMs: number): Promise<Cached<Checked<workboard.WorkboardCard>>> {
+export function fetchCards(ctx: GatherContext, board: string | undefined, timeoutMs: number, leaseMs: number): Promise<Cached<Checked<WorkboardCard>>> {
   return shared(ctx, cardsKey(board), 'workboard', leaseMs, () => workboard.listCards(board, ctx.env, timeoutMs, ctx.workboardRead), cachedCards);
 }
 

@@ -1,5 +1,6 @@
 // The coordinated poll: refresh every shared source for the whole fleet now, then count per agent.
-import { cachePolicy, SourceError, type Cached } from '../cache/cache.js';
+import { cachePolicy, type Cached } from '../cache/cache.js';
+import { SourceError } from '../errors.js';
 import type { ClawConfig } from '../config/config.js';
 import type { AgentSpec, Roster } from '../config/roster.js';
 import type { Store } from '../store/types.js';

@@ -2,21 +2,10 @@ import { ConfigError } from '../errors.js';
 import { parseDuration } from '../duration.js';
 import { defaultMaxRetryAfterMs, maxBlockMs } from './backoff.js';
 import { gatewayConfigs, type ClawConfig, type GatewayConfig } from '../config/config.js';
+import type { Gateway } from './types.js';
 
-/** A gateway with its limit resolved to numbers. `limit` is Infinity when it is not limited. */
-export interface Gateway {
-  name: string;
-  limited: boolean;
-  limit: number;
-  windowMs: number;
-  burst?: number;
-  reserveLow: number;
-  marginMs: number;
-  /** The longest an upstream Retry-After may block this gateway (default 10 min). */
-  maxRetryAfterMs: number;
-  baseUrl?: string;
-  apiKeyEnv?: string;
-}
+export type { Gateway } from './types.js';
+
 
 const defaultReserveLow = 0.2;
 const defaultMarginMs = 250;

@@ -1,9 +1,9 @@
 // What `claw status` shows for one gateway, derived from the store's state.
 import { priorities, type PriorityName } from '../priority.js';
 import type { Store } from '../store/types.js';
-import { waitBuckets } from '../store/types.js';
+import { waitBuckets } from './types.js';
 import { effectiveWindow, freeSlots } from './admission.js';
-import type { Gateway } from './gateways.js';
+import type { Gateway } from './types.js';
 import { localIso } from './limiter.js';
 
 export interface GatewayReport {

@@ -1,7 +1,7 @@
 // A gateway's block with its reason, as the store keeps it (Store.blockUntil / GatewayState.block),
 // in one place so the proxy, `claw call` and the heartbeat agree on what a quota block is.
 import type { Store, BlockInfo, GatewayBlock } from '../store/types.js';
-import type { Gateway } from '../limiter/gateways.js';
+import type { Gateway } from '../limiter/types.js';
 
 export type { BlockInfo };
 export type Block = GatewayBlock;

@@ -1,6 +1,6 @@
 // What `claw status` adds for the proxy: token usage per gateway and agent (blocks are the gateway report's).
 import type { Store } from '../store/types.js';
-import type { Gateway } from '../limiter/gateways.js';
+import type { Gateway } from '../limiter/types.js';
 import { tokenUsage, type TokenUsage } from './usage.js';
 
 export interface ProxyGatewayStatus {

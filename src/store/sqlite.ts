@@ -6,7 +6,7 @@ import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { UnavailableError } from '../errors.js';
 import { decide, effectiveWindow } from '../limiter/admission.js';
-import type { Gateway } from '../limiter/gateways.js';
+import type { Gateway } from '../limiter/types.js';
 import { priorities } from '../priority.js';
 import type { AdmitRequest, AdmitResult, BlockInfo, CacheEntry, GatewayState, RunRecord, Store } from './types.js';
 import { activeBlock, blockEnd, legacyOrigin, storedInfo, type StoredBlock } from './blocks.js';

@@ -1,7 +1,7 @@
 // Where shared state lives. Every method is one atomic step in the store, so separate
 // processes (and, with Redis, separate hosts) see one limit, one queue and one cache.
 import type { Decision } from '../limiter/admission.js';
-import type { Gateway } from '../limiter/gateways.js';
+import type { Gateway } from '../limiter/types.js';
 import type { PriorityName, PriorityRank } from '../priority.js';
 
 export interface AdmitRequest {
@@ -115,12 +115,4 @@ export interface Store {
   saveRun(run: RunRecord): Promise<void>;
   lastRuns(limitPerAgent: number): Promise<RunRecord[]>;
   close(): Promise<void>;
-}
-
-/** Wait-time histogram buckets (upper bounds in ms) kept as counters `wait_le_<ms>`. */
-export const waitBuckets = [0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 30_000, 60_000, 120_000, 300_000, 600_000, Infinity];
-
-export function waitBucketName(ms: number): string {
-  const bound = waitBuckets.find((b) => ms <= b)!;
-  return `wait_le_${bound === Infinity ? 'inf' : bound}`;
 }
