@@ -1,7 +1,7 @@
 // Leases with an owner of the form `<host>:<pid>`: a holder on this host whose process is gone
 // (killed with -9, say) is taken over at once instead of after its lease runs out.
 import { hostname } from 'node:os';
-import type { Store } from './store/types.js';
+import type { LeaseStore } from './store/types.js';
 import { ownPid, pidAlive } from './host.js';
 
 export function leaseOwner(): string {
@@ -15,7 +15,7 @@ export function holderIsDead(owner: string): boolean {
 }
 
 /** Takes the lease, or reports who holds it. */
-export async function takeLease(store: Store, name: string, owner: string, ttlMs: number): Promise<{ ok: true } | { ok: false; holder: string }> {
+export async function takeLease(store: LeaseStore, name: string, owner: string, ttlMs: number): Promise<{ ok: true } | { ok: false; holder: string }> {
   if (await store.acquireLease(name, owner, ttlMs)) return { ok: true };
   const holder = await store.leaseHolder(name);
   if (!holder) return (await store.acquireLease(name, owner, ttlMs)) ? { ok: true } : { ok: false, holder: 'unknown' };

@@ -1,9 +1,8 @@
 // Collect an agent's tasks from the three sources; shared sources go through the shared cache.
-import { cached, type CachePolicy, type Cached } from '../cache/cache.js';
+import { cached, type CacheBackend, type CachePolicy, type Cached } from '../cache/cache.js';
 import { SourceError } from '../errors.js';
 import { formatDuration } from '../duration.js';
 import type { AgentSpec } from '../config/roster.js';
-import type { Store } from '../store/types.js';
 import * as multica from '../sources/multica.js';
 import * as workboard from '../sources/workboard.js';
 import { readDocs } from '../sources/docs.js';
@@ -12,7 +11,7 @@ import { cachedAgents, cachedCards, cachedIssues, skippedWarning, type Checked }
 import type { WorkboardRead } from '../sources/workboard-db.js';
 
 export interface GatherContext {
-  store: Store;
+  store: CacheBackend;
   policy: CachePolicy;
   env: NodeJS.ProcessEnv;
   owner: string;

@@ -1,7 +1,7 @@
 // Per-agent health for `claw status`: last run, next expected run, new / late / failing / running.
 import { ticksNear, type ScheduleBook } from './schedule-book.js';
 import type { AgentSpec } from '../config/roster.js';
-import type { RunRecord, Store } from '../store/types.js';
+import type { LeaseStore, RunRecord, RunStore, StateStore } from '../store/types.js';
 import type { AgentMemory } from './evaluate.js';
 import { dispatchKey, memoryKey, runLockName } from './keys.js';
 
@@ -38,7 +38,7 @@ export async function scheduleTicks(agent: AgentSpec, now: number, book: Schedul
   return { next, mustHaveRun: now - latest < agent.splayMs + lateGraceMs ? before : latest };
 }
 
-export async function agentHealth(store: Store, agents: AgentSpec[], now: number, book: ScheduleBook): Promise<AgentHealth[]> {
+export async function agentHealth(store: RunStore & LeaseStore & StateStore, agents: AgentSpec[], now: number, book: ScheduleBook): Promise<AgentHealth[]> {
   const runs = await store.lastRuns(10);
   const firstSeen = JSON.parse((await store.stateGet(firstSeenKey)) ?? '{}') as Record<string, number>;
   const unseen = agents.filter((a) => firstSeen[a.id] === undefined && !runs.some((r) => r.agent === a.id));

@@ -3,7 +3,8 @@ import { cachePolicy, type Cached } from '../cache/cache.js';
 import { SourceError } from '../errors.js';
 import type { ClawConfig } from '../config/config.js';
 import type { AgentSpec, Roster } from '../config/roster.js';
-import type { Store } from '../store/types.js';
+import type { StateStore } from '../store/types.js';
+import type { CacheBackend } from '../cache/cache.js';
 import { emptyMemory, evaluate, type AgentMemory } from './evaluate.js';
 import { cardsKey, fetchCards, fetchIssues, fetchMulticaAgents, gatherAll, issuesKey, multicaAgentsKey, type GatherContext } from './gather.js';
 import { memoryKey } from './keys.js';
@@ -42,7 +43,7 @@ async function refresh(key: string, pending: Promise<Cached<Checked<unknown>>>):
   }
 }
 
-export async function pollFleet(roster: Roster, deps: { store: Store; config: ClawConfig; env: NodeJS.ProcessEnv; clock: () => number; sleep: (ms: number) => Promise<void> }): Promise<PollReport> {
+export async function pollFleet(roster: Roster, deps: { store: StateStore & CacheBackend; config: ClawConfig; env: NodeJS.ProcessEnv; clock: () => number; sleep: (ms: number) => Promise<void> }): Promise<PollReport> {
   const base: GatherContext = {
     store: deps.store,
     policy: cachePolicy(deps.config),
