@@ -6,7 +6,7 @@ import { sleep } from '../io.js';
 import { stateDirOption } from './options.js';
 import { logCap, rotateOwnLog } from '../log-rotation.js';
 import { heartbeatsDirOption, shellQuote } from './roster-options.js';
-import type { HeartbeatReport } from '../heartbeat/run.js';
+import type { HeartbeatReport } from '../heartbeat/types.js';
 
 interface RawHeartbeatOptions {
   dryRun?: boolean;

@@ -25,7 +25,8 @@ export interface GatherContext {
   workboardRead?: WorkboardRead | undefined;
 }
 
-function leaseFor(agent: AgentSpec): number {
+/** How long one refresh of a shared source may hold its lease: two source timeouts and a margin. */
+export function refreshLeaseMs(agent: AgentSpec): number {
   return agent.sourceTimeoutMs * 2 + 5000;
 }
 
@@ -81,8 +82,8 @@ export async function gatherMultica(ctx: GatherContext, agent: AgentSpec): Promi
   const spec = agent.multica;
   if (!spec) return { source: 'multica', state: 'not configured', detail: 'no multica.workspaceId in the roster', tasks: [], known: {} };
   return guarded('multica', async () => {
-    const issues = await fetchIssues(ctx, spec.workspaceId, agent.sourceTimeoutMs, leaseFor(agent));
-    const agents = spec.agentId ? undefined : await fetchMulticaAgents(ctx, spec.workspaceId, agent.sourceTimeoutMs, leaseFor(agent));
+    const issues = await fetchIssues(ctx, spec.workspaceId, agent.sourceTimeoutMs, refreshLeaseMs(agent));
+    const agents = spec.agentId ? undefined : await fetchMulticaAgents(ctx, spec.workspaceId, agent.sourceTimeoutMs, refreshLeaseMs(agent));
     const multicaId = multica.multicaAgentFor(agent.id, spec.agentId, agents?.value.items ?? []);
     const results: Cached<Checked<unknown>>[] = agents ? [issues, agents] : [issues];
     const report = stateOf(results);
@@ -96,7 +97,7 @@ export async function gatherWorkboard(ctx: GatherContext, agent: AgentSpec): Pro
   if (!agent.workboard) return { source: 'workboard', state: 'not configured', detail: 'workboard is off in the roster', tasks: [], known: {} };
   const board = agent.workboard.board;
   return guarded('workboard', async () => {
-    const cards = await fetchCards(ctx, board, agent.sourceTimeoutMs, leaseFor(agent));
+    const cards = await fetchCards(ctx, board, agent.sourceTimeoutMs, refreshLeaseMs(agent));
     return { source: 'workboard', ...stateOf([cards]), tasks: workboard.tasksForAgent(cards.value.items, agent.id), known: workboard.cardStatuses(cards.value.items), ...warningsOf([['workboard cards', cards.value]]) };
   });
 }

@@ -2,8 +2,8 @@
 import { ticksNear, type ScheduleBook } from './schedule-book.js';
 import type { AgentSpec } from '../config/roster.js';
 import type { LeaseStore, RunRecord, RunStore, StateStore } from '../store/types.js';
-import type { AgentMemory } from './evaluate.js';
-import { dispatchKey, memoryKey, runLockName } from './keys.js';
+import { readMemory } from './memory.js';
+import { dispatchKey, runLockName } from './keys.js';
 
 /** `new`: never run, and no tick has come due since claw first saw the agent in the roster. */
 export type Health = 'ok' | 'new' | 'late' | 'running' | 'failing';
@@ -50,7 +50,7 @@ export async function agentHealth(store: RunStore & LeaseStore & StateStore, age
     agents.map(async (agent) => {
       const mine = runs.filter((r) => r.agent === agent.id);
       const last: RunRecord | undefined = mine.find((r) => r.outcome !== 'skipped');
-      const memory = JSON.parse((await store.stateGet(memoryKey(agent.id))) ?? '{"tasks":{},"notified":{}}') as AgentMemory;
+      const memory = await readMemory(store, agent.id);
       const tasks = Object.values(memory.tasks);
       const stalled = tasks.filter((t) => t.stall);
       const { next, mustHaveRun } = await scheduleTicks(agent, now, book);

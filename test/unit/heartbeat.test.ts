@@ -4,7 +4,8 @@ import { cardToTask } from '../../src/sources/workboard';
 import { issueToTask, multicaAgentFor, multicaEnv } from '../../src/sources/multica';
 import { dispatchPriority, emptyMemory, evaluate } from '../../src/heartbeat/evaluate';
 import { crontabBlock, replaceBlock, blockStart, blockEnd } from '../../src/heartbeat/cron';
-import { fillTemplate, splayDelay } from '../../src/heartbeat/run';
+import { fillTemplate } from '../../src/heartbeat/dispatch';
+import { splayDelay } from '../../src/heartbeat/run';
 import type { Task } from '../../src/sources/types';
 
 describe('todo docs (Obsidian Tasks syntax)', () => {

@@ -9,7 +9,7 @@ import { issueToTask, multicaAgentFor, pageIssues, tasksForAgent as issueTasks }
 import { cleanText } from '../../src/sources/text';
 import { cachedCards, cachedIssues, checkAgent, checkCard, checkIssue, checkRecords, skippedWarning } from '../../src/sources/validate';
 import { dispatchPriority, emptyMemory, evaluate } from '../../src/heartbeat/evaluate';
-import { dispatchMessage, fillTemplate } from '../../src/heartbeat/run';
+import { dispatchMessage, fillTemplate } from '../../src/heartbeat/dispatch';
 import { parsePriority } from '../../src/priority';
 import type { Task } from '../../src/sources/types';
 import type { AgentSpec } from '../../src/config/roster';
