@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { asClawError, ExitCode, UsageError } from './errors.js';
 import { processIO, type IO } from './io.js';
 import type { Context, Register } from './commands/context.js';
+import { clawVersion } from './version.js';
 import { registerCall } from './commands/call.js';
 import { registerStatus } from './commands/status.js';
 import { registerConfig } from './commands/config.js';
@@ -14,8 +15,6 @@ import { registerCron } from './commands/cron.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerUnblock } from './commands/unblock.js';
 import { registerProxy } from './commands/proxy.js';
-
-const CLAW_VERSION = '0.1.0';
 
 const registrations: [string, Register][] = [
   ['heartbeat', registerHeartbeat],
@@ -38,7 +37,7 @@ export function buildProgram(ctx: Context, argv: string[] = []): Command {
       'One shared rate limit, priority queue and cache for a fleet of OpenClaw agents run from crontab.\n' +
         'State lives in a SQLite file (--state-dir, CLAW_STATE_DIR, ~/.local/state/claw) shared by every claw process.',
     )
-    .version(CLAW_VERSION, '-V, --version')
+    .version(clawVersion(), '-V, --version')
     .helpCommand(false)
     .showSuggestionAfterError(true)
     .exitOverride()

@@ -28,7 +28,6 @@ export interface CrontabOptions {
   hostTz: string;
   /** For a cron that ignores CRON_TZ: each (schedule, tz) pair's line in the host's zone, by pairKey. */
   hostLines?: Map<string, HostLine>;
-  pollSchedule?: string;
 }
 
 /** Vixie cron reads an env line into a 1000-byte buffer and a command into another. */
@@ -78,7 +77,7 @@ export function crontabBlock(roster: Roster, options: CrontabOptions): string {
     return line;
   };
   // The poll line is the same at every instant in every zone.
-  lines.push(job(options.pollSchedule ?? '*/5 * * * *', ['poll'], 'poll.log'));
+  lines.push(job('*/5 * * * *', ['poll'], 'poll.log'));
   const zones = [...new Set(roster.agents.map((a) => a.tz))];
   if (options.cron === 'honours-tz') {
     // CRON_TZ applies to the lines after it: group the agents by time zone.

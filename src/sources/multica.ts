@@ -132,7 +132,6 @@ export function issueToTask(issue: MulticaIssue): Task | undefined {
     priority: priorities.get(issue.priority ?? 'none') ?? 'normal',
     dependsOn: [],
     updatedAt: Number.isFinite(updated) ? updated : 0,
-    url: null,
   };
 }
 

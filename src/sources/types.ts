@@ -13,7 +13,6 @@ export interface Task {
   dependsOn: string[];
   /** Last progress signal, epoch ms. */
   updatedAt: number;
-  url: string | null;
 }
 
 export interface SourceReport {

@@ -73,7 +73,6 @@ export function cardToTask(card: WorkboardCard): Task | undefined {
     priority: priorities.get(card.priority ?? 'normal') ?? 'normal',
     dependsOn: links.filter((l) => l.type === 'blocked_by' || l.type === 'parent').map((l) => l.targetCardId),
     updatedAt: progressOf(card),
-    url: null,
   };
 }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { globToRegExp, parseTasks } from '../../src/sources/docs';
+import { parseTasks } from '../../src/sources/docs';
+import { globToRegExp } from '../../src/glob';
 import { cardToTask } from '../../src/sources/workboard';
 import { issueToTask, multicaAgentFor, multicaEnv } from '../../src/sources/multica';
 import { dispatchPriority, emptyMemory, evaluate } from '../../src/heartbeat/evaluate';
@@ -65,7 +66,7 @@ describe('sources to one task shape', () => {
   });
 });
 
-const task = (fields: Partial<Task>): Task => ({ source: 'docs', id: 'a', title: 'A', status: 'todo', priority: 'normal', dependsOn: [], updatedAt: 0, url: null, ...fields });
+const task = (fields: Partial<Task>): Task => ({ source: 'docs', id: 'a', title: 'A', status: 'todo', priority: 'normal', dependsOn: [], updatedAt: 0, ...fields });
 
 describe('evaluate', () => {
   it('claims only tasks whose dependencies are done, known across sources', () => {
