@@ -5,7 +5,7 @@ import type { Context } from './context.js';
 import type { IO } from '../io.js';
 import { stateDir } from '../config/paths.js';
 import { ConfigError, UsageError } from '../errors.js';
-import { heartbeatsDirOption } from './roster-options.js';
+import { heartbeatsDirOption } from './options.js';
 import { redactStoreUrl } from '../redact.js';
 
 /** A crontab as shown: the value of every `NAME=...` line that may hold a URL password redacted. */

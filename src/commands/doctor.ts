@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import type { Context } from './context.js';
 import type { Check, DoctorDeps, DoctorReport } from '../doctor/checks.js';
-import { stateDirOption } from './options.js';
-import { heartbeatsDirOption } from './roster-options.js';
+import { heartbeatsDirOption, stateDirOption } from './options.js';
 
 interface RawDoctorOptions {
   json?: boolean;

@@ -3,9 +3,9 @@ import type { Context } from './context.js';
 import { openCommandStore } from './store.js';
 import { ExitCode } from '../errors.js';
 import { sleep } from '../io.js';
-import { stateDirOption } from './options.js';
+import { heartbeatsDirOption, stateDirOption } from './options.js';
 import { logCap, rotateOwnLog } from '../log-rotation.js';
-import { heartbeatsDirOption, shellQuote } from './roster-options.js';
+import { shellQuote } from '../shell-quote.js';
 import type { HeartbeatReport } from '../heartbeat/types.js';
 
 interface RawHeartbeatOptions {

@@ -3,9 +3,8 @@ import type { Context } from './context.js';
 import { openCommandStore } from './store.js';
 import { sleep } from '../io.js';
 import { formatDuration } from '../duration.js';
-import { stateDirOption } from './options.js';
+import { heartbeatsDirOption, stateDirOption } from './options.js';
 import { logCap, rotateOwnLog } from '../log-rotation.js';
-import { heartbeatsDirOption } from './roster-options.js';
 
 export function registerPoll(program: Command, ctx: Context): void {
   program

@@ -7,8 +7,7 @@ import { leaseOwner } from '../lease.js';
 import type { PriorityRank } from '../priority.js';
 import type { ClawConfig } from '../config/config.js';
 import { configFile, heartbeatsDir } from '../config/paths.js';
-import { durationOption, stateDirOption } from './options.js';
-import { heartbeatsDirOption } from './roster-options.js';
+import { durationOption, heartbeatsDirOption, stateDirOption } from './options.js';
 import { openCommandStore } from './store.js';
 
 interface RawProxyOptions {

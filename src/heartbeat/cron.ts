@@ -6,6 +6,7 @@ import { accessSync, closeSync, constants, openSync, readdirSync, readFileSync, 
 import { delimiter, dirname, join } from 'node:path';
 import { ConfigError, UnavailableError } from '../errors.js';
 import type { Roster } from '../config/roster.js';
+import { shellQuote } from '../shell-quote.js';
 
 export const blockStart = '# >>> claw heartbeats (managed by `claw cron install`; edits inside this block are replaced) >>>';
 export const blockEnd = '# <<< claw heartbeats <<<';
@@ -33,10 +34,6 @@ export interface CrontabOptions {
 /** Vixie cron reads an env line into a 1000-byte buffer and a command into another. */
 const maxLine = 999;
 
-/** Quoted for /bin/sh, which runs the command part of a crontab line. */
-export function shQuote(arg: string): string {
-  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
-}
 
 /**
  * The command part of a crontab line: each word quoted for sh, and `%` (which cron turns into a
@@ -48,7 +45,7 @@ export function cronCommand(words: string[]): string {
     if (/[\n\r\0]/.test(word)) throw new ConfigError(`cannot put ${JSON.stringify(word)} in a crontab line: it contains a newline; use a path without one`);
     if (word.includes('\\%')) throw new ConfigError(`cannot put ${JSON.stringify(word)} in a crontab line: cron reads "\\%" as an escape; use a path without "\\%"`);
   }
-  return words.map(shQuote).join(' ').replace(/%/g, '\\%');
+  return words.map(shellQuote).join(' ').replace(/%/g, '\\%');
 }
 
 /**
