@@ -2,7 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { asClawError, ExitCode, UsageError } from './errors.js';
 import { processIO, type IO } from './io.js';
-import type { Context, Register } from './commands/context.js';
+import type { Context, Register } from './commands/shared/context.js';
 import { clawVersion } from './version.js';
 import { registerCall } from './commands/call.js';
 import { registerStatus } from './commands/status.js';

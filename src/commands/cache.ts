@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import type { Context } from './context.js';
-import { openCommandStore } from './store.js';
+import type { Context } from './shared/context.js';
+import { openCommandStore } from './shared/open-store.js';
 import { formatDuration } from '../duration.js';
-import { stateDirOption } from './options.js';
+import { stateDirOption } from './shared/options.js';
 
 export function registerCache(program: Command, ctx: Context): void {
   const cache = program

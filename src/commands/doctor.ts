@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import type { Context } from './context.js';
+import type { Context } from './shared/context.js';
 import type { Check, DoctorDeps, DoctorReport } from '../doctor/checks.js';
-import { heartbeatsDirOption, stateDirOption } from './options.js';
+import { heartbeatsDirOption, stateDirOption } from './shared/options.js';
 
 interface RawDoctorOptions {
   json?: boolean;
@@ -58,7 +58,7 @@ export function registerDoctor(program: Command, ctx: Context): void {
           import('../proc.js'),
           import('../config/paths.js'),
           import('../doctor/sqlite-runtime.js'),
-          import('../heartbeat/cron.js'),
+          import('../cron/crontab.js'),
         ]);
       const env = ctx.io.env;
       const deps: DoctorDeps = {

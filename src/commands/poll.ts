@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import type { Context } from './context.js';
-import { openCommandStore } from './store.js';
+import type { Context } from './shared/context.js';
+import { openCommandStore } from './shared/open-store.js';
 import { sleep } from '../io.js';
 import { formatDuration } from '../duration.js';
-import { heartbeatsDirOption, stateDirOption } from './options.js';
+import { heartbeatsDirOption, stateDirOption } from './shared/options.js';
 import { logCap, rotateOwnLog } from '../log-rotation.js';
 
 export function registerPoll(program: Command, ctx: Context): void {
@@ -24,7 +24,7 @@ export function registerPoll(program: Command, ctx: Context): void {
         import('../config/config.js'),
         import('../config/roster.js'),
         import('../heartbeat/poll.js'),
-        import('../heartbeat/schedule-book.js'),
+        import('../cron/schedule-book.js'),
       ]);
       const config = loadConfig(ctx.io.env);
       rotateOwnLog(logCap(config)); // the crontab line's `>> <log dir>/x.log`, kept under logs.maxSize

@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import type { Context } from './context.js';
-import { openCommandStore } from './store.js';
+import type { Context } from './shared/context.js';
+import { openCommandStore } from './shared/open-store.js';
 import { ExitCode } from '../errors.js';
 import { formatDuration } from '../duration.js';
-import { heartbeatsDirOption, stateDirOption } from './options.js';
+import { heartbeatsDirOption, stateDirOption } from './shared/options.js';
 import { heartbeatsDir } from '../config/paths.js';
 import type { GatewayReport } from '../limiter/report.js';
 import type { AgentHealth } from '../heartbeat/health.js';
@@ -181,7 +181,7 @@ export function registerStatus(program: Command, ctx: Context): void {
       // modules (and cron-parser) are never loaded.
       const wanted = existsSync(dir) || raw.heartbeatsDir || ctx.io.env.CLAW_HEARTBEATS_DIR;
       const [roster, health, book] = wanted
-        ? await Promise.all([import('../config/roster.js'), import('../heartbeat/health.js'), import('../heartbeat/schedule-book.js')])
+        ? await Promise.all([import('../config/roster.js'), import('../heartbeat/health.js'), import('../cron/schedule-book.js')])
         : [];
       const store = await openCommandStore(ctx, config, raw.stateDir);
       try {

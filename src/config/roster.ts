@@ -3,7 +3,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import { homedir } from 'node:os';
 export { heartbeatsDir } from './paths.js';
-import { checkSchedules, type ScheduleBook } from '../heartbeat/schedule-book.js';
+import { checkSchedules, type ScheduleBook } from '../cron/schedule-book.js';
 import { ConfigError, UsageError } from '../errors.js';
 import { parseDuration } from '../duration.js';
 import { parsePriority, type PriorityRank } from '../priority.js';

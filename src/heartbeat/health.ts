@@ -1,5 +1,5 @@
 // Per-agent health for `claw status`: last run, next expected run, new / late / failing / running.
-import { ticksNear, type ScheduleBook } from './schedule-book.js';
+import { ticksNear, type ScheduleBook } from '../cron/schedule-book.js';
 import type { AgentSpec } from '../config/roster.js';
 import type { LeaseStore, RunRecord, RunStore, StateStore } from '../store/types.js';
 import { readMemory } from './memory.js';

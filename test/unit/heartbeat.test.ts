@@ -4,7 +4,7 @@ import { globToRegExp } from '../../src/glob';
 import { cardToTask } from '../../src/sources/workboard';
 import { issueToTask, multicaAgentFor, multicaEnv } from '../../src/sources/multica';
 import { countRounds, dispatchPriority, emptyMemory, evaluate } from '../../src/heartbeat/evaluate';
-import { crontabBlock, replaceBlock, blockStart, blockEnd } from '../../src/heartbeat/cron';
+import { crontabBlock, replaceBlock, blockStart, blockEnd } from '../../src/cron/crontab';
 import { fillTemplate } from '../../src/heartbeat/dispatch';
 import { splayDelay } from '../../src/heartbeat/run';
 import type { Task } from '../../src/sources/types';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkSchedules, pairKey, readScheduleBook, saveScheduleBook, ticksNear } from '../../src/heartbeat/schedule-book';
+import { checkSchedules, pairKey, readScheduleBook, saveScheduleBook, ticksNear } from '../../src/cron/schedule-book';
 import type { StateStore } from '../../src/store/types';
 
 function memoryStore(): StateStore {

@@ -31,7 +31,7 @@ export async function checkSchedules(
 ): Promise<void> {
   const unknown = entries.filter((e) => !book.pairs[pairKey(e.schedule, e.tz)]);
   if (unknown.length === 0) return;
-  const cron = await import('../config/cron.js');
+  const cron = await import('./schedule.js');
   for (const entry of unknown) {
     const tzProblem = cron.timeZoneProblem(entry.tz);
     if (tzProblem) entry.fail('tz', tzProblem);
@@ -47,7 +47,7 @@ export async function ticksNear(book: ScheduleBook, schedule: string, tz: string
   const key = pairKey(schedule, tz);
   let ticks = book.pairs[key];
   if (!ticks || ticks.length < 3 || ticks[1]! > now || ticks.at(-1)! <= now) {
-    const cron = await import('../config/cron.js');
+    const cron = await import('./schedule.js');
     ticks = cron.ticksAround(schedule, tz, now, now + horizonMs);
     book.pairs[key] = ticks;
     book.changed = true;

@@ -14,7 +14,7 @@ export const blockEnd = '# <<< claw heartbeats <<<';
 /** What cron does with a CRON_TZ line. */
 export type CronKind = 'honours-tz' | 'ignores-tz';
 
-/** An agent's line for a cron that ignores CRON_TZ (from hostSchedule in config/cron.ts). */
+/** An agent's line for a cron that ignores CRON_TZ (from hostSchedule in cron/schedule.ts). */
 export type HostLine = { kind: 'same'; schedule: string } | { kind: 'translated'; schedule: string; why: string } | { kind: 'refused'; reason: string };
 
 export interface CrontabOptions {

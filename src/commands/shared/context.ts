@@ -1,7 +1,7 @@
 // What every command is handed: the IO of this run, and where it sets its exit code. Kept apart from
 // cli.ts so a command depends on this, not on the program that registers it.
 import type { Command } from 'commander';
-import type { IO } from '../io.js';
+import type { IO } from '../../io.js';
 
 export interface Context {
   io: IO;

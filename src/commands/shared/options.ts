@@ -1,8 +1,8 @@
 // Options and parsers for option values shared by commands: each refuses bad input with one line (exit 64).
 import { Option } from 'commander';
-import { UsageError } from '../errors.js';
-import { parseDuration } from '../duration.js';
-import { parsePriority, type PriorityRank } from '../priority.js';
+import { UsageError } from '../../errors.js';
+import { parseDuration } from '../../duration.js';
+import { parsePriority, type PriorityRank } from '../../priority.js';
 
 export function durationOption(flag: string, text: string): number {
   const ms = parseDuration(text);
