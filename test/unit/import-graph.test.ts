@@ -174,7 +174,7 @@ const edge: Record<string, string> = {
   'src/io.ts': 'the real IO: stdout, stderr, stdin, env, cwd and the clock of this process',
   'src/proc.ts': 'runs child processes: spawns, signals process groups, reads /proc start marks',
   'src/call/command.ts': 'claw call runs one command as a child and forwards SIGINT/SIGTERM to it',
-  'src/host.ts': 'who this process is: pid, platform, Node version, home dir, monotonic clock, liveness of a pid',
+  'src/host.ts': 'who this process is: pid, platform, Node version, monotonic clock, whether a pid lives',
 };
 
 function isEdge(file: string): boolean {
