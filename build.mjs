@@ -1,6 +1,6 @@
 // Bundles src/ into one CommonJS file, dist/cli.cjs. Cron starts claw thousands of times a day:
-// one file (better-sqlite3's JS included, its addon named directly) avoids the ESM loader and
-// package look-ups on every start. `conf` stays an ES module, imported only by `claw config`.
+// one file avoids the ESM loader and package look-ups on every start. `conf` stays an ES module,
+// imported only by `claw config`. The build succeeds without the optional better-sqlite3.
 import { build } from 'esbuild';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import Module from 'node:module';
@@ -23,12 +23,36 @@ const lazyChildProcessInCommander = {
   },
 };
 
+// better-sqlite3 (optional: only Node 20, which has no node:sqlite, uses it): when installed, its
+// JS goes into the bundle (required only on Node 20, and compiled into the code cache there) with
+// its addon named directly, so no `bindings` search of the disk on every start; when not (Node
+// 22/24, or `npm ci --omit=optional`), the same two lines go to dist/better-sqlite3.cjs unbundled,
+// so a later `npm install better-sqlite3@12` works without a rebuild.
+const betterSqlite = "module.exports = { Database: require('better-sqlite3'), nativeBinding: require.resolve('better-sqlite3/build/Release/better_sqlite3.node') };\n";
+let betterSqliteInstalled = true;
+try {
+  Module.createRequire(resolve('package.json')).resolve('better-sqlite3');
+} catch {
+  betterSqliteInstalled = false;
+}
+const betterSqliteEntry = {
+  name: 'better-sqlite3-entry',
+  setup(b) {
+    b.onResolve({ filter: /^claw-better-sqlite3$/ }, () =>
+      betterSqliteInstalled ? { path: 'better-sqlite3-entry', namespace: 'claw-bsq' } : { path: './better-sqlite3.cjs', external: true },
+    );
+    b.onLoad({ filter: /.*/, namespace: 'claw-bsq' }, () => ({ contents: betterSqlite, resolveDir: resolve('.'), loader: 'js' }));
+  },
+};
+
 const apartBundles = {
   name: 'apart-bundles',
   setup(b) {
     b.onResolve({ filter: /^cron-parser$/ }, () => ({ path: './cron-parser.cjs', external: true }));
     b.onResolve({ filter: /^ioredis$/ }, () => ({ path: './ioredis.cjs', external: true }));
     b.onResolve({ filter: /^conf$/ }, () => ({ path: './conf.cjs', external: true }));
+    b.onResolve({ filter: /^execa$/ }, () => ({ path: './execa.cjs', external: true }));
+    b.onResolve({ filter: /^chalk$/ }, () => ({ path: './chalk.cjs', external: true }));
   },
 };
 
@@ -41,19 +65,23 @@ await build({
   outfile: 'dist/cli.cjs',
   define: { 'import.meta.url': '__clawModuleUrl', CLAW_BUILD_VERSION: JSON.stringify(JSON.parse(readFileSync('package.json', 'utf8')).version) },
   banner: { js: "const __clawModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
-  plugins: [lazyChildProcessInCommander, apartBundles],
+  external: ['better-sqlite3/build/*'],
+  plugins: [lazyChildProcessInCommander, apartBundles, betterSqliteEntry],
 });
 
 // cron-parser (with luxon), ioredis and conf (an ES module, made CommonJS here) are large and needed
 // only with a roster, a Redis store or `claw config`: each gets its own bundle, required the first
 // time it is needed, so other commands never parse it.
-for (const name of ['cron-parser', 'ioredis', 'conf']) {
+for (const name of ['cron-parser', 'ioredis', 'conf', 'execa', 'chalk']) {
   await build({ ...common, stdin: { contents: `module.exports = require('${name}');`, resolveDir: '.', loader: 'js' }, outfile: `dist/${name}.cjs` });
 }
 
+if (!betterSqliteInstalled) writeFileSync('dist/better-sqlite3.cjs', betterSqlite);
+
 // The V8 code cache for dist/cli.cjs, made by running `claw status --json` on the example roster once (in throwaway
-// dirs, output discarded) so the functions a start needs are compiled into it. bin/claw loads it;
-// V8 ignores it when the source or the Node version differs.
+// dirs, output discarded) so the functions a start needs are compiled into it. A cache holds for
+// one Node version only, so its name carries the version: bin/claw loads the one for the Node it
+// runs on, and writes it on its first run when it is missing (another Node) or rejected.
 const file = resolve('dist/cli.cjs');
 const script = new Script(Module.wrap(readFileSync(file, 'utf8')), {
   filename: file,
@@ -70,5 +98,5 @@ await cli.exports.main(['status', '--json'], {
   cwd: scratch,
   now: Date.now,
 });
-writeFileSync(`${file}.cache`, script.createCachedData());
+writeFileSync(`${file}.node-${process.version}-${process.arch}.cache`, script.createCachedData());
 rmSync(scratch, { recursive: true, force: true });

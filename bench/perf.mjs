@@ -17,7 +17,7 @@ import { idleFleet } from './idle-hour.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const claw = join(root, 'bin/claw');
-const Database = createRequire(join(root, 'package.json'))('better-sqlite3');
+const Database = createRequire(join(root, 'package.json'))('./test/helpers/sqlite-db.cjs');
 const day = 86_400_000;
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

@@ -3,9 +3,12 @@ import { readlinkSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { knownSecrets } from './config/config.js';
 import { redactBytes, redactSecrets } from './redact.js';
+import { execaRunner, type ProcessRunner } from './process/runner.js';
 export interface Output {
   write(text: string | Uint8Array): unknown;
   isTTY?: boolean;
+  /** A terminal's width in columns (undefined off a terminal). */
+  readonly columns?: number | undefined;
   /** The reader went away (EPIPE: `claw ... | head`): what is written now is dropped. */
   readonly closed?: boolean;
 }
@@ -18,6 +21,8 @@ export interface IO {
   cwd: string;
   /** Wall clock in ms; CLAW_CLOCK_OFFSET_MS shifts it (for tests of skewed hosts). */
   now(): number;
+  /** Starts every child process claw runs (tests pass a stub that refuses unexpected commands). */
+  runner: ProcessRunner;
 }
 
 /**
@@ -50,6 +55,10 @@ function descriptorOutput(fd: 1 | 2, stream: () => NodeJS.WriteStream): Output {
   return {
     get isTTY() {
       return (tty ??= isTerminal(fd));
+    },
+    get columns() {
+      // Only a terminal has a width; building the stream costs a start-up that only a person waits for.
+      return (tty ??= isTerminal(fd)) ? stream().columns : undefined;
     },
     get closed() {
       return closed;
@@ -87,6 +96,9 @@ export function redactingOutput(output: Output, secrets: () => readonly string[]
     get isTTY() {
       return output.isTTY;
     },
+    get columns() {
+      return output.columns;
+    },
     get closed() {
       return output.closed;
     },
@@ -122,6 +134,7 @@ export function processIO(): IO {
     env: process.env,
     cwd: process.cwd(),
     now: () => Date.now() + offset,
+    runner: execaRunner,
   };
 }
 

@@ -1,5 +1,4 @@
 // Runs a wrapped command without a shell, stdio passed through, its output scanned for rate limits.
-import { spawn } from 'node:child_process';
 import { accessSync, closeSync, constants, openSync, readSync, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { constants as osConstants } from 'node:os';
@@ -7,6 +6,7 @@ import type { Output } from '../io.js';
 import { UnavailableError } from '../errors.js';
 import { knownSecrets } from '../config/config.js';
 import { redactingStream } from '../redact.js';
+import type { ProcessRunner } from '../process/runner.js';
 
 /** The executable a command name resolves to on PATH, or undefined when there is none. */
 export function findExecutable(command: string, env: NodeJS.ProcessEnv, cwd: string): string | undefined {
@@ -66,65 +66,49 @@ export interface RunCommandOptions {
   retryOn?: RegExp;
   /** Called once the process has started: the request is on its way. */
   onSpawn?: () => void;
+  /** What starts the command (execaRunner outside tests). */
+  runner: ProcessRunner;
 }
 
 const tailLength = 512;
 
-export function runCommand(options: RunCommandOptions): Promise<CommandResult> {
-  return new Promise((resolvePromise, reject) => {
-    const [file, ...args] = options.argv;
-    const child = spawn(file!, args, { cwd: options.cwd, env: options.env, stdio: ['inherit', 'pipe', 'pipe'] });
-    let matched = false;
-    // Scan each chunk with the tail of the previous one so a match split across chunks is still seen.
-    const scanner = () => {
-      let tail = '';
-      return (chunk: Buffer) => {
-        if (!options.retryOn || matched) return;
-        const text = tail + chunk.toString('utf8');
-        if (options.retryOn.test(text)) matched = true;
-        tail = text.slice(-tailLength);
-      };
+export async function runCommand(options: RunCommandOptions): Promise<CommandResult> {
+  const [file] = options.argv;
+  let matched = false;
+  // Scan each chunk with the tail of the previous one so a match split across chunks is still seen.
+  const scanner = () => {
+    let tail = '';
+    return (chunk: Buffer) => {
+      if (!options.retryOn || matched) return;
+      const text = tail + chunk.toString('utf8');
+      if (options.retryOn.test(text)) matched = true;
+      tail = text.slice(-tailLength);
     };
-    const scanOut = scanner();
-    const scanErr = scanner();
-    // What claw passes on is redacted, a secret split across chunks included.
-    const secrets = knownSecrets(options.env);
-    const out = redactingStream(secrets, (bytes) => {
-      options.stdout.write(bytes);
-      // Our reader went away (`| head`): close the command's pipe too, so it ends as it would
-      // have without claw in between (SIGPIPE or EPIPE) instead of running on unread.
-      if (options.stdout.closed) child.stdout!.destroy();
-    });
-    const err = redactingStream(secrets, (bytes) => {
-      options.stderr.write(bytes);
-      if (options.stderr.closed) child.stderr!.destroy();
-    });
-    child.stdout!.on('data', (chunk: Buffer) => {
+  };
+  const scanOut = scanner();
+  const scanErr = scanner();
+  // What claw passes on is redacted, a secret split across chunks included.
+  const secrets = knownSecrets(options.env);
+  const out = redactingStream(secrets, (bytes) => options.stdout.write(bytes));
+  const err = redactingStream(secrets, (bytes) => options.stderr.write(bytes));
+  const result = await options.runner.stream(options.argv, {
+    env: options.env,
+    cwd: options.cwd,
+    onStdout: (chunk) => {
       out.write(chunk);
       scanOut(chunk);
-    });
-    child.stderr!.on('data', (chunk: Buffer) => {
+      return !options.stdout.closed;
+    },
+    onStderr: (chunk) => {
       err.write(chunk);
       scanErr(chunk);
-    });
-    const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
-    const onInt = forward('SIGINT');
-    const onTerm = forward('SIGTERM');
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
-    child.once('spawn', () => options.onSpawn?.());
-    child.once('error', (error: NodeJS.ErrnoException) => {
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
-      reject(error.syscall?.startsWith('spawn') ? cannotRun(file!, findExecutable(file!, options.env, options.cwd), error) : error);
-    });
-    child.once('close', (code, signal) => {
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
-      out.end();
-      err.end();
-      const exitCode = code ?? 128 + (signal ? (osConstants.signals[signal] ?? 1) : 1);
-      resolvePromise({ exitCode, matchedRetryOn: matched });
-    });
+      return !options.stderr.closed;
+    },
+    ...(options.onSpawn ? { onSpawn: options.onSpawn } : {}),
   });
+  out.end();
+  err.end();
+  if (result.spawnError) throw cannotRun(file!, findExecutable(file!, options.env, options.cwd), result.spawnError);
+  const exitCode = result.code ?? 128 + (result.signal ? (osConstants.signals[result.signal] ?? 1) : 1);
+  return { exitCode, matchedRetryOn: matched };
 }

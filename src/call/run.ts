@@ -15,6 +15,7 @@ import { findExecutable, runCommand } from './command.js';
 import { postChat, redact, replyText } from './http.js';
 import { quotaBlock } from '../proxy/blocks.js';
 import { ownPid } from '../host.js';
+import { writeJson } from '../output/json.js';
 
 export type CallTarget =
   | { kind: 'command'; argv: string[]; retryOn: RegExp; retryExitCodes: number[] }
@@ -151,7 +152,10 @@ export async function runCall(options: CallOptions, plan: CallPlan, store: Store
   }
   if (options.target.kind === 'command') return last.exitCode;
   if (last.retryable) throw new TempFailError(`${last.failure} after ${options.backoff.retries} retries; try again later`);
-  io.stdout.write(options.json ? `${JSON.stringify(last.response)}\n` : `${replyText(last.response)}\n`);
+  // The whole response with `ok` added (a reply that is not an object is put under `response`).
+  const response = last.response;
+  if (options.json) writeJson(io.stdout, typeof response === 'object' && response !== null && !Array.isArray(response) ? response : { response });
+  else io.stdout.write(`${replyText(last.response)}\n`);
   return 0;
 }
 
@@ -161,6 +165,7 @@ async function attemptCommand(target: Extract<CallTarget, { kind: 'command' }>, 
   let sent: Promise<void> | undefined;
   const result = await runCommand({
     argv,
+    runner: io.runner,
     env: { ...io.env, CLAW_MODEL: model, CLAW_GATEWAY: admission.gateway.name },
     cwd: io.cwd,
     stdout: io.stdout,
@@ -223,21 +228,18 @@ async function dryRun(options: CallOptions, gateway: Gateway, store: Store, io: 
     ? { run: options.target.argv }
     : { post: `${gateway.baseUrl?.replace(/\/+$/, '')}/chat/completions`, model: options.model ? modelIdOf(options.model) : options.target.body.model };
   if (options.json) {
-    io.stdout.write(
-      `${JSON.stringify({
-        ok: true,
-        dryRun: true,
-        gateway: gateway.name,
-        limited: gateway.limited,
-        limit: gateway.limited ? gateway.limit : null,
-        windowMs: gateway.limited ? gateway.windowMs : null,
-        priority: priorityName(options.priority),
-        free,
-        estimatedWaitMs,
-        maxWaitMs: maxWaitMs ?? null,
-        would,
-      })}\n`,
-    );
+    writeJson(io.stdout, {
+      dryRun: true,
+      gateway: gateway.name,
+      limited: gateway.limited,
+      limit: gateway.limited ? gateway.limit : null,
+      windowMs: gateway.limited ? gateway.windowMs : null,
+      priority: priorityName(options.priority),
+      free,
+      estimatedWaitMs,
+      maxWaitMs: maxWaitMs ?? null,
+      would,
+    });
     return 0;
   }
   const limit = gateway.limited ? `limited to ${gateway.limit} per ${formatDuration(gateway.windowMs)}, ${free} free now` : 'not limited';

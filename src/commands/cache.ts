@@ -3,14 +3,17 @@ import type { Context } from './shared/context.js';
 import { openCommandStore } from './shared/open-store.js';
 import { formatDuration } from '../duration.js';
 import { stateDirOption } from './shared/options.js';
+import { stdoutPaint } from '../output/colour.js';
+import { writeJson } from '../output/json.js';
+import { renderTable } from '../output/table.js';
 
 export function registerCache(program: Command, ctx: Context): void {
   const cache = program
     .command('cache')
     .summary('show or clear the shared cache of task-source results')
     .description(
-      'Cached results are shared by every claw process. TTL by category: workboard and multica 5m,\n' +
-        'config (agent lists) 1h, knowledge and user 1d, others 5m; set cache.ttl.<category> to change.\n' +
+      'Cached results are shared by every claw process. TTL by category: workboard and multica 5m, ' +
+        'config (agent lists) 1h, knowledge and user 1d, others 5m; set cache.ttl.<category> to change. ' +
         'A failed refresh serves the last good value, marked stale, for up to cache.staleFor (1h).',
     )
     .addHelpText('after', '\nExamples:\n  claw cache stats\n  claw cache stats --json\n  claw cache clear workboard\n  claw cache clear');
@@ -32,15 +35,21 @@ export function registerCache(program: Command, ctx: Context): void {
         const { cacheStats } = await import('../cache/stats.js');
         const stats = await cacheStats(store);
         if (raw.json) {
-          ctx.io.stdout.write(`${JSON.stringify({ ok: true, ...stats }, null, 2)}\n`);
+          writeJson(ctx.io.stdout, stats);
           return;
         }
-        ctx.io.stdout.write('CATEGORY    ENTRIES  FRESH  STALE  OLDEST\n');
-        for (const c of stats.categories) {
-          ctx.io.stdout.write(
-            `${c.category.padEnd(10)}  ${String(c.entries).padEnd(7)}  ${String(c.fresh).padEnd(5)}  ${String(c.stale).padEnd(5)}  ${c.oldestAgeMs === null ? '-' : formatDuration(c.oldestAgeMs)}\n`,
-          );
-        }
+        const table = renderTable(
+          [{ header: 'CATEGORY' }, { header: 'ENTRIES', align: 'right' }, { header: 'FRESH', align: 'right' }, { header: 'STALE', align: 'right' }, { header: 'OLDEST' }],
+          stats.categories.map((c) => [
+            c.category,
+            String(c.entries),
+            String(c.fresh),
+            { text: String(c.stale), tone: c.stale > 0 ? 'warn' : undefined },
+            c.oldestAgeMs === null ? '-' : formatDuration(c.oldestAgeMs),
+          ]),
+          { paint: await stdoutPaint(ctx) },
+        );
+        ctx.io.stdout.write(`${table.join('\n')}\n`);
         ctx.io.stdout.write(`hits ${stats.hits}, misses ${stats.misses}, stale served ${stats.staleServed}, hit rate ${stats.hitRate === null ? '-' : `${Math.round(stats.hitRate * 100)}%`}\n`);
       } finally {
         await store.close();

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Command, Option } from 'commander';
+import type { Command } from 'commander';
 import type { Context } from './shared/context.js';
 import { openCommandStore } from './shared/open-store.js';
 import { UsageError } from '../errors.js';
@@ -101,17 +101,14 @@ export function registerCall(program: Command, ctx: Context): void {
     .summary('run a model call (a command or an HTTP request) through the shared limit')
     .description(
       'Admit one call through the shared limit, then run it.\n\n' +
-        'Command form: claw call --gateway nvidia -- <command> [args...]\n' +
-        '  runs the command without a shell once admitted and exits with its exit code; {model} in its\n' +
-        '  arguments becomes the model used, CLAW_MODEL and CLAW_GATEWAY are set in its environment.\n' +
-        'HTTP form:    claw call --model nvidia/deepseek-ai/deepseek-v4-pro --prompt "..."\n' +
-        "  POSTs an OpenAI-style chat completion to the gateway's baseUrl with the key from its apiKeyEnv\n" +
-        '  and prints the reply (--json: the whole response).\n\n' +
-        'When no slot is free, urgent/high/normal wait until admitted and low waits 2s; --max-wait\n' +
-        'caps the wait, then --fallback-model is used if its gateway has room, else exit 75.\n' +
-        'An upstream 429 blocks the gateway for every process for its Retry-After,\n' +
-        "cut to the gateway's maxRetryAfter (default 10m); `claw status` shows the\n" +
-        'block and `claw unblock <gateway>` clears it.',
+        'Command form: `claw call --gateway nvidia -- <command> [args...]` runs the command without a shell once admitted ' +
+        'and exits with its exit code; {model} in its arguments becomes the model used, CLAW_MODEL and CLAW_GATEWAY are set in its environment.\n\n' +
+        'HTTP form: `claw call --model nvidia/deepseek-ai/deepseek-v4-pro --prompt "..."` POSTs an OpenAI-style chat completion ' +
+        "to the gateway's baseUrl with the key from its apiKeyEnv and prints the reply (--json: the whole response, with \"ok\": true added).\n\n" +
+        'When no slot is free, urgent/high/normal wait until admitted and low waits 2s; --max-wait caps the wait, ' +
+        'then --fallback-model is used if its gateway has room, else exit 75. ' +
+        "An upstream 429 blocks the gateway for every process for its Retry-After, cut to the gateway's maxRetryAfter (default 10m); " +
+        '`claw status` shows the block and `claw unblock <gateway>` clears it.',
     )
     .argument('[command...]', 'the command to run once admitted (after --)')
     .option('-g, --gateway <name>', 'gateway to admit through (default: the provider part of --model)')
@@ -130,7 +127,6 @@ export function registerCall(program: Command, ctx: Context): void {
     .option('--json', 'HTTP form: print the whole response; errors as JSON')
     .option('--dry-run', 'show the gateway, free slots and estimated wait; admit nothing')
     .addOption(stateDirOption())
-    .addOption(new Option('--no-color').hideHelp())
     .addHelpText(
       'after',
       '\nExamples:\n' +

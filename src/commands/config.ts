@@ -3,6 +3,7 @@ import type { Context } from './shared/context.js';
 import { ConfigError, UsageError } from '../errors.js';
 import { configFile } from '../config/paths.js';
 import { redactStoreUrl } from '../redact.js';
+import { writeJson } from '../output/json.js';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -51,8 +52,9 @@ function shown<T extends Record<string, unknown>>(config: T): T {
   return typeof config.store === 'string' ? { ...config, store: redactStoreUrl(config.store) } : config;
 }
 
-function render(value: unknown, json: boolean): string {
-  if (!json && (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')) return `${String(value)}\n`;
+/** What a person reads: a plain value as it is, a list or an object as indented JSON. */
+function render(value: unknown): string {
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return `${String(value)}\n`;
   return `${JSON.stringify(value, null, 2)}\n`;
 }
 
@@ -61,8 +63,8 @@ export function registerConfig(program: Command, ctx: Context): void {
     .command('config')
     .summary('read and change user configuration (gateways, cache, store)')
     .description(
-      `User configuration lives in ${'$CLAW_CONFIG_DIR/config.json'} (default ~/.config/claw/config.json).\n` +
-        'Paths use dots. A gateway is { match, limit, window, burst, reserveLow, margin, baseUrl, apiKeyEnv };\n' +
+      `User configuration lives in ${'$CLAW_CONFIG_DIR/config.json'} (default ~/.config/claw/config.json). ` +
+        'Paths use dots. A gateway is { match, limit, window, burst, reserveLow, margin, baseUrl, apiKeyEnv }; ' +
         'durations accept 500ms, 2s, 10m, 1h or plain seconds. Invalid values are refused (exit 78).',
     )
     .addHelpText(
@@ -102,11 +104,12 @@ export function registerConfig(program: Command, ctx: Context): void {
     .command('get')
     .description('print the value at a dot path (built-in gateway settings included)')
     .argument('<path>', 'e.g. gateways.nvidia.limit')
-    .option('--json', 'print JSON')
+    .option('--json', 'print {"ok":true,"path":...,"value":...}')
     .action(async (path: string, raw: { json?: boolean }) => {
       const value = getPath(await effective(), pathParts(path));
       if (value === undefined) throw new UsageError(`${path} is not set`);
-      ctx.io.stdout.write(render(value, Boolean(raw.json)));
+      if (raw.json) writeJson(ctx.io.stdout, { path, value });
+      else ctx.io.stdout.write(render(value));
     });
 
   config
@@ -130,9 +133,11 @@ export function registerConfig(program: Command, ctx: Context): void {
   config
     .command('list')
     .description('print the effective configuration, built-in gateways included')
-    .option('--json', 'print JSON (the default)')
-    .action(async () => {
-      ctx.io.stdout.write(render(await effective(), true));
+    .option('--json', 'print {"ok":true,"config":{...}} on one line')
+    .action(async (raw: { json?: boolean }) => {
+      const current = await effective();
+      if (raw.json) writeJson(ctx.io.stdout, { config: current });
+      else ctx.io.stdout.write(render(current));
     });
 
   config

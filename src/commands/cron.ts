@@ -7,6 +7,7 @@ import { stateDir } from '../config/paths.js';
 import { ConfigError, UsageError } from '../errors.js';
 import { heartbeatsDirOption } from './shared/options.js';
 import { redactStoreUrl } from '../redact.js';
+import { diagnostic, stderrPaint } from '../output/colour.js';
 
 /** A crontab as shown: the value of every `NAME=...` line that may hold a URL password redacted. */
 function shownCrontab(text: string): string {
@@ -27,13 +28,13 @@ export function registerCron(program: Command, ctx: Context): void {
     .command('cron')
     .summary('print or install the crontab for the roster')
     .description(
-      'One line per agent (`claw heartbeat <agent>` on its schedule), the poll line every 5 minutes, and\n' +
-        "a log file per line, written for cron's own environment: a PATH line with the dirs where openclaw,\n" +
-        'multica and the node that runs openclaw were found. For a cron that honours CRON_TZ (cronie) each\n' +
-        'time zone gets a CRON_TZ line; for one that ignores it (Debian and Ubuntu) a schedule is kept when it\n' +
-        "fires at the same instants in the host's zone, translated when a fixed offset makes that exact, else\n" +
-        'refused with the reason. `install` replaces the marked block in your crontab and keeps everything\n' +
-        'else; running it twice changes nothing.',
+      'One line per agent (`claw heartbeat <agent>` on its schedule), the poll line every 5 minutes, and ' +
+        "a log file per line, written for cron's own environment: a PATH line with the dirs where openclaw, " +
+        'multica and the node that runs openclaw were found.\n\n' +
+        'For a cron that honours CRON_TZ (cronie) each time zone gets a CRON_TZ line; for one that ignores it (Debian and Ubuntu) ' +
+        "a schedule is kept when it fires at the same instants in the host's zone, translated when a fixed offset makes that exact, " +
+        'else refused with the reason.\n\n' +
+        '`install` replaces the marked block in your crontab and keeps everything else; running it twice changes nothing.',
     )
     .addHelpText('after', '\nExamples:\n  claw cron print\n  claw cron install --dry-run\n  claw cron install --log-dir /var/log/claw\n  claw cron print --cron ignores-tz --host-tz UTC');
 
@@ -49,10 +50,14 @@ export function registerCron(program: Command, ctx: Context): void {
       .option('--host-tz <zone>', "the zone cron fires in (default: /etc/localtime, /etc/timezone, then TZ)");
 
   const block = (raw: RawCronOptions) => buildCronBlock(ctx.io, raw);
+  const tell = async (lines: { warning: boolean; message: string }[]) => {
+    const paint = await stderrPaint(ctx);
+    ctx.io.stderr.write(lines.map((l) => (l.warning ? diagnostic(paint, 'warning', l.message) : `claw: ${l.message}\n`)).join(''));
+  };
 
   cronOptions(cron.command('print').description('print the crontab block for the roster')).action(async (raw: RawCronOptions) => {
     const made = await block(raw);
-    ctx.io.stderr.write(`${made.diagnostics.join('\n')}\n`);
+    await tell(made.diagnostics);
     ctx.io.stdout.write(made.display);
   });
 
@@ -61,8 +66,8 @@ export function registerCron(program: Command, ctx: Context): void {
     .action(async (raw: RawCronOptions) => {
       const { replaceBlock, readCrontab, writeCrontab } = await import('../cron/crontab.js');
       const made = await block(raw);
-      ctx.io.stderr.write(`${made.diagnostics.join('\n')}\n`);
-      const current = readCrontab(ctx.io.env);
+      await tell(made.diagnostics);
+      const current = await readCrontab(ctx.io.runner, ctx.io.env);
       const next = replaceBlock(current, made.text);
       if (raw.dryRun) {
         // Your own lines may hold a password too: every URL password is hidden in what is shown.
@@ -74,7 +79,7 @@ export function registerCron(program: Command, ctx: Context): void {
         return;
       }
       mkdirSync(made.logDir, { recursive: true, mode: 0o700 });
-      writeCrontab(ctx.io.env, next);
+      await writeCrontab(ctx.io.runner, ctx.io.env, next);
       ctx.io.stdout.write(`installed the claw block (${made.jobs} lines) in your crontab; logs in ${made.logDir}\n`);
     });
 }
@@ -155,10 +160,11 @@ export async function buildCronBlock(io: IO, raw: RawCronOptions) {
           notes: [...notes, "CLAW_STORE's password is redacted in this output; `claw cron install` writes the real value"],
         })
       : text;
+  // What cron print and install say on stderr, each line after `claw: `.
   const diagnostics = [
-    `claw: cron ${detected.kind === 'honours-tz' ? 'honours' : 'ignores'} CRON_TZ (${detected.why}); host zone ${host.zone} (from ${host.from})`,
-    ...path.missing.map((p) => `claw: ${p} was not found on PATH: its lines will report it "not installed" under cron`),
-    ...path.warnings.map((w) => `claw: warning: ${w}`),
+    { warning: false, message: `cron ${detected.kind === 'honours-tz' ? 'honours' : 'ignores'} CRON_TZ (${detected.why}); host zone ${host.zone} (from ${host.from})` },
+    ...path.missing.map((p) => ({ warning: true, message: `${p} was not found on PATH: its lines will report it "not installed" under cron` })),
+    ...path.warnings.map((w) => ({ warning: true, message: `warning: ${w}` })),
   ];
   return { text, display, logDir, jobs: core.jobLines(text).length, diagnostics };
 }

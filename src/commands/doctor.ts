@@ -2,6 +2,9 @@ import type { Command } from 'commander';
 import type { Context } from './shared/context.js';
 import type { Check, DoctorDeps, DoctorReport } from '../doctor/checks.js';
 import { heartbeatsDirOption, stateDirOption } from './shared/options.js';
+import { plain, stdoutPaint, toneOf, type Paint } from '../output/colour.js';
+import { writeJson } from '../output/json.js';
+import { columnStart, renderTable, type Column } from '../output/table.js';
 
 interface RawDoctorOptions {
   json?: boolean;
@@ -9,22 +12,23 @@ interface RawDoctorOptions {
   heartbeatsDir?: string;
 }
 
-function table(checks: Check[]): string[] {
-  const widths = [Math.max(6, ...checks.map((c) => c.status.length)), Math.max(5, ...checks.map((c) => c.name.length))];
-  const out = [`${'STATUS'.padEnd(widths[0]!)}  ${'CHECK'.padEnd(widths[1]!)}  DETAIL`];
-  for (const c of checks) {
-    out.push(`${c.status.padEnd(widths[0]!)}  ${c.name.padEnd(widths[1]!)}  ${c.detail}`);
-    if (c.fix) out.push(`${' '.repeat(widths[0]! + widths[1]! + 4)}fix: ${c.fix}`);
-  }
-  return out;
+function table(checks: Check[], paint: Paint): string[] {
+  const columns: Column[] = [{ header: 'STATUS' }, { header: 'CHECK' }, { header: 'DETAIL' }];
+  const rows = checks.map((c) => [{ text: c.status, tone: toneOf(c.status) }, c.name, c.detail]);
+  const [header, ...lines] = renderTable(columns, rows, { paint });
+  const indent = ' '.repeat(columnStart(columns, rows, 2));
+  return [header!, ...lines.flatMap((line, i) => (checks[i]!.fix ? [line, `${indent}${paint('dim', 'fix:')} ${checks[i]!.fix}`] : [line]))];
 }
 
-export function formatDoctor(report: DoctorReport, tty: boolean): string {
+export function formatDoctor(report: DoctorReport, tty: boolean, paint: Paint = plain): string {
   const lines = tty
-    ? table(report.checks)
-    : report.checks.map((c) => `${c.status.padEnd(4)} ${c.name}: ${c.detail}${c.fix ? `; fix: ${c.fix}` : ''}`);
-  const count = (status: Check['status']) => report.checks.filter((c) => c.status === status).length;
-  lines.push('', `${count('ok')} ok, ${count('warn')} warn, ${count('fail')} fail${report.ok ? '' : ` (exit ${report.exitCode})`}`);
+    ? table(report.checks, paint)
+    : report.checks.map((c) => `${paint(toneOf(c.status), c.status.padEnd(4))} ${c.name}: ${c.detail}${c.fix ? `; fix: ${c.fix}` : ''}`);
+  const count = (status: Check['status']) => {
+    const n = report.checks.filter((c) => c.status === status).length;
+    return paint(n > 0 ? toneOf(status) : undefined, `${n} ${status}`);
+  };
+  lines.push('', `${count('ok')}, ${count('warn')}, ${count('fail')}${report.ok ? '' : ` (exit ${report.exitCode})`}`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -33,31 +37,26 @@ export function registerDoctor(program: Command, ctx: Context): void {
     .command('doctor')
     .summary('check this host end to end: runtime, store, config, roster, agents, gateways, cron, Redis')
     .description(
-      'Checks the host the fleet runs on; prints each check as ok, warn or fail, with\n' +
-        'the fix for each warn and fail. In order: Node and the SQLite driver; the state\n' +
-        'dir, its file modes, the store; the config; the roster; per agent its workspace\n' +
-        'and todo docs; the programs the agents start (openclaw, multica) on PATH and on\n' +
-        "the installed crontab's PATH, with `openclaw --version` run under each; the API\n" +
-        'key variable of each gateway with a baseUrl (set or not, never its value); the\n' +
-        'crontab block against the roster; the cron daemon, and whether the block was\n' +
-        'written for it (CRON_TZ lines or lines in the host zone); Redis: reachable,\n' +
-        'and whether it persists.\n\n' +
-        'Exit: 0 when no check failed (warnings are fine), else the worst failure:\n' +
-        '  78  a config check failed (config, roster, an API key, a stale crontab block,\n' +
-        '      or one with CRON_TZ lines under a cron that ignores them)\n' +
-        '  69  otherwise: something needed is unavailable (a program, the store, Redis)',
+      'Checks the host the fleet runs on; prints each check as ok, warn or fail, with the fix for each warn and fail. ' +
+        'In order: Node and the SQLite driver; the state dir, its file modes, the store; the config; the roster; ' +
+        'per agent its workspace and todo docs; the programs the agents start (openclaw, multica) on PATH and on ' +
+        "the installed crontab's PATH, with `openclaw --version` run under each; the API key variable of each gateway " +
+        'with a baseUrl (set or not, never its value); the crontab block against the roster; the cron daemon, and ' +
+        'whether the block was written for it (CRON_TZ lines or lines in the host zone); Redis: reachable, and whether it persists.\n\n' +
+        'Exit: 0 when no check failed (warnings are fine), else the worst failure: 78 when a config check failed ' +
+        '(config, roster, an API key, a stale crontab block, or one with CRON_TZ lines under a cron that ignores them), ' +
+        'otherwise 69: something needed is unavailable (a program, the store, Redis).',
     )
     .option('--json', 'print {"ok": ..., "checks": [{"name", "status", "detail", "fix"}]}')
     .addOption(stateDirOption())
     .addOption(heartbeatsDirOption())
     .addHelpText('after', '\nExamples:\n  claw doctor\n  claw doctor --json | jq \'.checks[] | select(.status != "ok")\'')
     .action(async (raw: RawDoctorOptions) => {
-      const [{ runDoctor }, { runProcess }, { configFile }, { sqliteRuntime, isSafeSqliteVersion }, cron] =
+      const [{ runDoctor }, { configFile }, { sqliteRuntime, isSafeSqliteVersion }, cron] =
         await Promise.all([
           import('../doctor/checks.js'),
-          import('../proc.js'),
           import('../config/paths.js'),
-          import('../doctor/sqlite-runtime.js'),
+          import('../store/sqlite-driver.js'),
           import('../cron/crontab.js'),
         ]);
       const env = ctx.io.env;
@@ -66,9 +65,9 @@ export function registerDoctor(program: Command, ctx: Context): void {
         cwd: ctx.io.cwd,
         now: ctx.io.now,
         nodeVersion: process.version,
-        sqliteRuntime,
+        sqliteRuntime: () => sqliteRuntime(env),
         isSafeSqliteVersion,
-        run: (argv, options) => runProcess(argv, options),
+        run: (argv, options) => ctx.io.runner.run(argv, options),
         openSqliteStore: async (dir) => {
           const { SqliteStore } = await import('../store/sqlite.js');
           const store = new SqliteStore({ dir, clock: ctx.io.now });
@@ -99,9 +98,9 @@ export function registerDoctor(program: Command, ctx: Context): void {
       const report = await runDoctor(deps, configFile(env));
       if (raw.json) {
         const checks = report.checks.map(({ name, status, detail, fix }) => ({ name, status, detail, fix }));
-        ctx.io.stdout.write(`${JSON.stringify({ ok: report.ok, checks })}\n`);
+        writeJson(ctx.io.stdout, { ok: report.ok, checks });
       } else {
-        ctx.io.stdout.write(formatDoctor(report, ctx.io.stdout.isTTY === true));
+        ctx.io.stdout.write(formatDoctor(report, ctx.io.stdout.isTTY === true, await stdoutPaint(ctx)));
       }
       ctx.exitCode = report.exitCode;
     });

@@ -7,6 +7,8 @@ import { heartbeatsDirOption, stateDirOption } from './shared/options.js';
 import { logCap, rotateOwnLog } from '../log-rotation.js';
 import { shellQuote } from '../shell-quote.js';
 import type { HeartbeatReport } from '../heartbeat/types.js';
+import { diagnostic, plain, stderrPaint, stdoutPaint, toneOf, type Paint } from '../output/colour.js';
+import { writeJson } from '../output/json.js';
 
 interface RawHeartbeatOptions {
   dryRun?: boolean;
@@ -16,22 +18,27 @@ interface RawHeartbeatOptions {
   stateDir?: string;
 }
 
-export function formatHeartbeat(report: HeartbeatReport): string {
+export function formatHeartbeat(report: HeartbeatReport, paint: Paint = plain): string {
   const out: string[] = [];
   const d = report.dispatch;
+  const word = (outcome: string) => paint(toneOf(outcome), outcome);
   const head = {
-    idle: 'idle: nothing to do, no model call',
-    dispatched: `${report.dryRun ? 'would dispatch' : 'dispatched'} ${d?.tasks.length ?? 0} task(s)`,
-    degraded: d ? `degraded: ${report.dryRun ? 'would dispatch' : 'dispatched'} ${d.tasks.length} task(s) with a source unavailable` : 'degraded: a source is unavailable; nothing to do in the others',
-    failed: `failed: ${report.error ?? ''}`,
-    skipped: `skipped: ${report.error ?? ''}`,
-    deferred: `deferred: ${report.error ?? ''}`,
+    idle: `${word('idle')}: nothing to do, no model call`,
+    dispatched: `${report.dryRun ? 'would dispatch' : word('dispatched')} ${d?.tasks.length ?? 0} task(s)`,
+    degraded: d
+      ? `${word('degraded')}: ${report.dryRun ? 'would dispatch' : 'dispatched'} ${d.tasks.length} task(s) with a source unavailable`
+      : `${word('degraded')}: a source is unavailable; nothing to do in the others`,
+    failed: `${word('failed')}: ${report.error ?? ''}`,
+    skipped: `${word('skipped')}: ${report.error ?? ''}`,
+    deferred: `${word('deferred')}: ${report.error ?? ''}`,
   }[report.outcome];
   out.push(`${report.agent}: ${report.dryRun ? '[dry run] ' : ''}${head}`);
   if (report.outcome === 'skipped') return `${out.join('\n')}\n`;
-  out.push(`  sources: ${report.sources.map((s) => `${s.source} ${s.state}${s.state === 'ok' ? ` (${s.tasks} task(s))` : s.detail ? ` (${s.detail})` : ''}`).join('; ')}`);
+  const source = (s: HeartbeatReport['sources'][number]) =>
+    `${s.source} ${paint(toneOf(s.state), s.state)}${s.state === 'ok' ? ` (${s.tasks} task(s))` : s.detail ? ` (${s.detail})` : ''}`;
+  out.push(`  ${paint('dim', 'sources:')} ${report.sources.map(source).join('; ')}`);
   const c = report.counts;
-  out.push(`  claimable ${c.claimable}, blocked ${c.blocked}, in progress ${c.inProgress}, stalled ${c.suspected} suspected / ${c.confirmed} confirmed, paused ${c.paused}`);
+  out.push(paint('dim', `  claimable ${c.claimable}, blocked ${c.blocked}, in progress ${c.inProgress}, stalled ${c.suspected} suspected / ${c.confirmed} confirmed, paused ${c.paused}`));
   for (const b of report.blocked) out.push(`  blocked: [${b.source} ${b.id}] ${b.title}${b.waitingOn.length ? ` (waiting on ${b.waitingOn.join(', ')})` : ''}`);
   for (const t of report.claimable) out.push(`  to do: [${t.source} ${t.id}] ${t.title} (${t.priority}, round ${t.rounds + (d ? 1 : 0)})`);
   for (const t of report.recover) out.push(`  recover: [${t.source} ${t.id}] ${t.title}`);
@@ -40,8 +47,8 @@ export function formatHeartbeat(report: HeartbeatReport): string {
     out.push(`  dispatch via ${d.gateway} (${d.priority}, model ${d.model})${d.exitCode !== undefined ? `: exit ${d.exitCode ?? 'none'}` : ''}`);
     if (report.dryRun) out.push(`[dry run] would run: ${d.argv.map(shellQuote).join(' ')}`);
   }
-  for (const n of report.notifications) out.push(`  escalation ${n.condition}: ${n.sent ? 'notified' : `not sent (${n.error})`}`);
-  for (const w of report.warnings) out.push(`  warning: ${w}`);
+  for (const n of report.notifications) out.push(`  escalation ${n.condition}: ${n.sent ? 'notified' : paint('warn', `not sent (${n.error})`)}`);
+  for (const w of report.warnings) out.push(`  ${paint('warn', 'warning:')} ${w}`);
   return `${out.join('\n')}\n`;
 }
 
@@ -50,10 +57,10 @@ export function registerHeartbeat(program: Command, ctx: Context): void {
     .command('heartbeat')
     .summary("check one agent's three task sources; wake it only when there is work")
     .description(
-      'Run by crontab, one line per agent. Checks WorkBoard cards, Multica issues and todo docs in the\n' +
-        "agent's workspace (shared sources through the shared cache), then: nothing to do -> idle, no model\n" +
-        'call; claimable tasks (dependencies met) or confirmed stalls -> exactly one dispatch through the\n' +
-        'shared limit. One run per agent at a time; a second is skipped. Idle runs print nothing off a TTY.',
+      "Run by crontab, one line per agent. Checks WorkBoard cards, Multica issues and todo docs in the agent's workspace " +
+        '(shared sources through the shared cache), then: nothing to do -> idle, no model call; claimable tasks ' +
+        '(dependencies met) or confirmed stalls -> exactly one dispatch through the shared limit.\n\n' +
+        'One run per agent at a time; a second is skipped. Idle runs print nothing off a TTY.',
     )
     .argument('<agent>', 'agent id from the roster, e.g. coo')
     .option('--dry-run', 'show the decision and the exact dispatch command; dispatch and record nothing')
@@ -80,15 +87,17 @@ export function registerHeartbeat(program: Command, ctx: Context): void {
           store,
           config,
           env: ctx.io.env,
+          runner: ctx.io.runner,
           clock: ctx.io.now,
           sleep,
           splay: raw.splay && !ctx.io.stdout.isTTY,
           dryRun: Boolean(raw.dryRun),
         });
-        if (raw.json) ctx.io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-        else if (report.outcome === 'skipped') ctx.io.stderr.write(`claw: heartbeat ${agent.id} skipped: ${report.error}\n`);
+        // `ok` follows the exit code: false only when the dispatch failed (exit 75).
+        if (raw.json) writeJson(ctx.io.stdout, { ok: report.outcome !== 'failed', ...report });
+        else if (report.outcome === 'skipped') ctx.io.stderr.write(diagnostic(await stderrPaint(ctx), 'warning', `heartbeat ${agent.id} skipped: ${report.error}`));
         // Cron-quiet: an idle run off a TTY prints nothing, so cron mails only what matters.
-        else if (report.outcome !== 'idle' || ctx.io.stdout.isTTY || report.dryRun) ctx.io.stdout.write(formatHeartbeat(report));
+        else if (report.outcome !== 'idle' || ctx.io.stdout.isTTY || report.dryRun) ctx.io.stdout.write(formatHeartbeat(report, await stdoutPaint(ctx)));
         ctx.exitCode = report.outcome === 'failed' ? ExitCode.tempFail : ExitCode.ok;
       } finally {
         await store.close();

@@ -5,15 +5,19 @@ import { sleep } from '../io.js';
 import { formatDuration } from '../duration.js';
 import { heartbeatsDirOption, stateDirOption } from './shared/options.js';
 import { logCap, rotateOwnLog } from '../log-rotation.js';
+import { diagnostic, stderrPaint, stdoutPaint, toneOf } from '../output/colour.js';
+import { writeJson } from '../output/json.js';
+import { renderTable, type Cell, type Column } from '../output/table.js';
+import { terminalWidth } from '../output/width.js';
 
 export function registerPoll(program: Command, ctx: Context): void {
   program
     .command('poll')
     .summary('refresh every task source for the whole fleet now, so heartbeats hit a warm cache')
     .description(
-      "The coordinated poll: one Multica issue list per workspace, one agent list, one WorkBoard list per\n" +
-        'board, ignoring the TTL, stored in the shared cache; then per-agent counts. Meant for one crontab\n' +
-        'line every 5 minutes (see `claw cron print`).',
+      'The coordinated poll: one Multica issue list per workspace, one agent list, one WorkBoard list per board, ' +
+        'ignoring the TTL, stored in the shared cache; then per-agent counts. Meant for one crontab line every 5 minutes ' +
+        '(see `claw cron print`).',
     )
     .option('--json', 'print the report as JSON')
     .addOption(heartbeatsDirOption())
@@ -33,27 +37,36 @@ export function registerPoll(program: Command, ctx: Context): void {
         const schedules = await book.readScheduleBook(store);
         const roster = await loadRoster(heartbeatsDir(ctx.io.env, config, ctx.io.cwd, raw.heartbeatsDir), schedules, ctx.io.now());
         await book.saveScheduleBook(store, schedules);
-        const report = await pollFleet(roster, { store, config, env: ctx.io.env, clock: ctx.io.now, sleep });
+        const report = await pollFleet(roster, { store, config, env: ctx.io.env, runner: ctx.io.runner, clock: ctx.io.now, sleep });
         if (raw.json) {
-          ctx.io.stdout.write(`${JSON.stringify({ ok: true, ...report }, null, 2)}\n`);
+          writeJson(ctx.io.stdout, report);
           return;
         }
+        const [out, err] = [await stdoutPaint(ctx), await stderrPaint(ctx)];
         for (const r of report.refreshed) {
-          const text = `${r.key}: ${r.state}${r.items !== undefined ? ` (${r.items} item(s))` : ''}${r.detail ? `: ${r.detail}` : ''}\n`;
-          (r.state === 'fresh' ? ctx.io.stdout : ctx.io.stderr).write(r.state === 'fresh' ? text : `claw: ${text}`);
-          if (r.warning) ctx.io.stderr.write(`claw: warning: ${r.warning}\n`);
+          const rest = `${r.items !== undefined ? ` (${r.items} item(s))` : ''}${r.detail ? `: ${r.detail}` : ''}`;
+          if (r.state === 'fresh') ctx.io.stdout.write(`${r.key}: ${out('good', r.state)}${rest}\n`);
+          else ctx.io.stderr.write(diagnostic(err, 'warning', `${r.key}: ${r.state}${rest}`));
+          if (r.warning) ctx.io.stderr.write(diagnostic(err, 'warning', `warning: ${r.warning}`));
         }
-        const width = Math.max(5, ...report.agents.map((a) => a.agent.length));
         // Sources that are not ok, by name ("multica stale 12m"); the reasons are on stderr above.
-        const sourcesOf = (a: (typeof report.agents)[number]) =>
-          Object.entries(a.sources)
-            .filter(([, state]) => state === 'stale' || state === 'unavailable')
-            .map(([source, state]) => `${source} ${state}${state === 'stale' ? ` ${formatDuration((a.staleSeconds[source] ?? 0) * 1000)}` : ''}`)
-            .join(', ') || 'ok';
-        ctx.io.stdout.write(`${'AGENT'.padEnd(width)}  CLAIMABLE  BLOCKED  IN PROGRESS  PAUSED  SOURCES\n`);
-        for (const a of report.agents) {
-          ctx.io.stdout.write(`${a.agent.padEnd(width)}  ${String(a.claimable).padEnd(9)}  ${String(a.blocked).padEnd(7)}  ${String(a.inProgress).padEnd(11)}  ${String(a.paused).padEnd(6)}  ${sourcesOf(a)}\n`);
-        }
+        const sourcesOf = (a: (typeof report.agents)[number]): Cell => {
+          const bad = Object.entries(a.sources).filter(([, state]) => state === 'stale' || state === 'unavailable');
+          if (bad.length === 0) return { text: 'ok', tone: 'good' };
+          const text = bad.map(([source, state]) => `${source} ${state}${state === 'stale' ? ` ${formatDuration((a.staleSeconds[source] ?? 0) * 1000)}` : ''}`).join(', ');
+          return { text, tone: toneOf(bad.some(([, state]) => state === 'unavailable') ? 'unavailable' : 'stale') };
+        };
+        const columns: Column[] = [
+          { header: 'AGENT' },
+          { header: 'CLAIMABLE', align: 'right' },
+          { header: 'BLOCKED', align: 'right' },
+          { header: 'IN PROGRESS', align: 'right' },
+          { header: 'PAUSED', align: 'right' },
+          { header: 'SOURCES', shrink: true },
+        ];
+        const rows = report.agents.map((a) => [a.agent, String(a.claimable), String(a.blocked), String(a.inProgress), String(a.paused), sourcesOf(a)]);
+        const width = ctx.io.stdout.isTTY ? terminalWidth(ctx.io.stdout, ctx.io.env) : undefined;
+        ctx.io.stdout.write(`${renderTable(columns, rows, { paint: out, width }).join('\n')}\n`);
       } finally {
         await store.close();
       }

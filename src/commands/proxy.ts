@@ -37,13 +37,13 @@ export function registerProxy(program: Command, ctx: Context): void {
     .command('proxy')
     .summary('an OpenAI-style gateway that admits every model request through the shared limit')
     .description(
-      'A long-running local HTTP server. /<gateway>/v1/<rest> is forwarded to <gateway baseUrl>/<rest>,\n' +
-        'each upstream request admitted through the shared store exactly like `claw call` (one limit with\n' +
+      'A long-running local HTTP server. /<gateway>/v1/<rest> is forwarded to <gateway baseUrl>/<rest>, ' +
+        'each upstream request admitted through the shared store exactly like `claw call` (one limit with ' +
         'every claw process; across hosts with Redis). Point an OpenClaw provider at it:\n' +
-        '  models.providers.nvidia.baseUrl = "http://127.0.0.1:4141/nvidia/v1"\n' +
-        'Headers: x-claw-priority (urgent, high, normal, low), x-claw-agent (roster priority, usage per agent).\n' +
-        'Upstream 429s are retried within proxy.retryFor (2m); a spent quota blocks the gateway for every\n' +
-        'process and is answered 402 at once. GET /healthz, GET /metrics (Prometheus).\n' +
+        '  models.providers.nvidia.baseUrl = "http://127.0.0.1:4141/nvidia/v1"\n\n' +
+        'Headers: x-claw-priority (urgent, high, normal, low), x-claw-agent (roster priority, usage per agent).\n\n' +
+        'Upstream 429s are retried within proxy.retryFor (2m); a spent quota blocks the gateway for every ' +
+        'process and is answered 402 at once. GET /healthz, GET /metrics (Prometheus).\n\n' +
         'The first line on stdout is the URL; logs go to stderr. SIGTERM/SIGINT: drain, then exit 0.',
     )
     .option('--host <host>', 'address to listen on', '127.0.0.1')

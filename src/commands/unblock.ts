@@ -4,17 +4,17 @@ import type { Context } from './shared/context.js';
 import { openCommandStore } from './shared/open-store.js';
 import { UsageError } from '../errors.js';
 import { stateDirOption } from './shared/options.js';
+import { writeJson } from '../output/json.js';
 
 export function registerUnblock(program: Command, ctx: Context): void {
   program
     .command('unblock')
     .summary("clear a gateway's 429 or quota block for every process")
     .description(
-      'An upstream 429 blocks its gateway for every claw process until its\n' +
-        "Retry-After, cut to the gateway's maxRetryAfter (default 10m); no block lasts\n" +
-        'more than 24h. `claw status` shows who set a block and why. Clearing it lets\n' +
-        'waiting processes go on at once. A gateway that is not blocked is fine\n' +
-        '(exit 0); a name neither configured nor seen by the store is exit 64.',
+      "An upstream 429 blocks its gateway for every claw process until its Retry-After, cut to the gateway's " +
+        'maxRetryAfter (default 10m); no block lasts more than 24h. `claw status` shows who set a block and why. ' +
+        'Clearing it lets waiting processes go on at once. A gateway that is not blocked is fine (exit 0); ' +
+        'a name neither configured nor seen by the store is exit 64.',
     )
     .argument('<gateway>', 'a gateway name or one of its provider ids, e.g. nvidia')
     .option('--json', 'print JSON')
@@ -45,7 +45,7 @@ export function registerUnblock(program: Command, ctx: Context): void {
         const cleared = await store.clearBlock(gateway.name);
         const block = cleared ? before.block : null;
         if (raw.json) {
-          ctx.io.stdout.write(`${JSON.stringify({ ok: true, gateway: gateway.name, cleared, block })}\n`);
+          writeJson(ctx.io.stdout, { gateway: gateway.name, cleared, block });
         } else if (cleared && block) {
           ctx.io.stdout.write(`${gateway.name}: block cleared (it ran until ${block.until}; set by ${block.origin})\n`);
         } else {

@@ -1,7 +1,7 @@
 // The crontab for the roster: one line per agent, the poll line, log files, in a marked block,
 // written for cron's own environment (PATH=/usr/bin:/bin, SHELL=/bin/sh, nothing from the user's
 // shell) and for the cron that will read it (Vixie cron ignores CRON_TZ, cronie honours it).
-import { execFileSync } from 'node:child_process';
+import type { ProcessResult, ProcessRunner } from '../process/runner.js';
 import { accessSync, closeSync, constants, openSync, readdirSync, readFileSync, readlinkSync, readSync, realpathSync, statSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { ConfigError, UnavailableError } from '../errors.js';
@@ -357,22 +357,25 @@ export function replaceBlock(crontab: string, block: string): string {
   return `${base}${block}`;
 }
 
-/** The user's crontab, '' when there is none yet. */
-export function readCrontab(env: NodeJS.ProcessEnv): string {
-  try {
-    return execFileSync('crontab', ['-l'], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException & { stderr?: string };
-    if (e.code === 'ENOENT') throw new UnavailableError('crontab not found on PATH: install cron (apt-get install cron) or use `claw cron print`');
-    if (/no crontab/i.test(String(e.stderr))) return '';
-    throw new UnavailableError(`crontab -l failed: ${String(e.stderr).trim()}`);
-  }
+/** crontab -l and crontab - end in milliseconds; this bounds a hung one (a stuck NFS home, say). */
+const crontabTimeoutMs = 30_000;
+
+/** The user's crontab as it is, secrets included ('' when there is none yet): install writes it back. */
+export async function readCrontab(runner: ProcessRunner, env: NodeJS.ProcessEnv): Promise<string> {
+  const result = await runner.run(['crontab', '-l'], { env, timeoutMs: crontabTimeoutMs, secrets: [] });
+  if (result.spawnError?.code === 'ENOENT') throw new UnavailableError('crontab not found on PATH: install cron (apt-get install cron) or use `claw cron print`');
+  if (result.code === 0) return result.stdout;
+  if (/no crontab/i.test(result.stderr)) return '';
+  throw new UnavailableError(`crontab -l failed: ${crontabFailure(result)}`);
 }
 
-export function writeCrontab(env: NodeJS.ProcessEnv, text: string): void {
-  try {
-    execFileSync('crontab', ['-'], { env, input: text, stdio: ['pipe', 'ignore', 'pipe'] });
-  } catch (err) {
-    throw new UnavailableError(`crontab - failed: ${String((err as { stderr?: string }).stderr ?? (err as Error).message).trim()}`);
-  }
+export async function writeCrontab(runner: ProcessRunner, env: NodeJS.ProcessEnv, text: string): Promise<void> {
+  const result = await runner.run(['crontab', '-'], { env, timeoutMs: crontabTimeoutMs, input: text, secrets: [] });
+  if (result.code !== 0) throw new UnavailableError(`crontab - failed: ${crontabFailure(result)}`);
+}
+
+function crontabFailure(result: ProcessResult): string {
+  if (result.spawnError) return result.spawnError.message;
+  if (result.timedOut) return `timed out after ${crontabTimeoutMs / 1000}s`;
+  return result.stderr.trim() || `exit ${result.code ?? result.signal}`;
 }

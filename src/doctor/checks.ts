@@ -53,7 +53,7 @@ export interface DoctorDeps {
   /** The SQLite driver claw uses and its library version; throws (with the fix) when there is no safe one. */
   sqliteRuntime(): SqliteRuntime;
   isSafeSqliteVersion(version: string): boolean;
-  /** Runs a program with a timeout (src/proc.ts runProcess). */
+  /** Runs a program with a timeout (the injected ProcessRunner's run, src/process/runner.ts). */
   run(argv: string[], options: { env: NodeJS.ProcessEnv; timeoutMs: number; secrets?: readonly string[] }): Promise<ProcessResult>;
   /** Opens the SQLite store in `dir` the way every command does, reads its clock, closes it. */
   openSqliteStore(dir: string): Promise<{ location: string }>;

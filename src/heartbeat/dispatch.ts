@@ -4,7 +4,7 @@
 import { hostname } from 'node:os';
 import { ClawError } from '../errors.js';
 import { formatDuration } from '../duration.js';
-import { runProcess, describeFailure, endGroup, groupAlive, processStartMark } from '../proc.js';
+import { describeFailure, endGroup, groupAlive, processStartMark } from '../proc.js';
 import { gatewayConfigs } from '../config/config.js';
 import type { AgentSpec } from '../config/roster.js';
 import type { Gateway } from '../limiter/types.js';
@@ -117,7 +117,7 @@ export async function dispatch(
     planned.argv = fillTemplate(agent.dispatch, { agent: agent.id, message, model, timeout: String(innerTimeoutSeconds(agent.timeoutMs)) });
     let sent: Promise<void> | undefined;
     let recorded: Promise<void> | undefined;
-    const result = await runProcess(planned.argv, {
+    const result = await deps.runner.run(planned.argv, {
       env: { ...deps.env, CLAW_AGENT: agent.id, CLAW_MODEL: model, CLAW_GATEWAY: admission.gateway.name },
       cwd: agent.workspace,
       timeoutMs: agent.timeoutMs,

@@ -1,7 +1,7 @@
 // Escalation: confirmed stalls, paused tasks, failed dispatches and spent quotas go to the agent's
 // notify template, once per condition, retried on later runs up to a bound.
 import { formatDuration } from '../duration.js';
-import { runProcess, describeFailure } from '../proc.js';
+import { describeFailure } from '../proc.js';
 import { knownSecrets } from '../config/config.js';
 import { redactSecrets } from '../redact.js';
 import type { AgentSpec } from '../config/roster.js';
@@ -65,7 +65,7 @@ export async function escalate(agent: AgentSpec, deps: HeartbeatDeps, report: He
     }
     const attempts = earlier?.attempts ?? 0;
     if (attempts >= maxNotifyAttempts) continue; // given up; `claw status` still shows it
-    const result = await runProcess(fillTemplate(agent.notify, { agent: agent.id, message: redactSecrets(message, knownSecrets(deps.env)), model: agent.model }), {
+    const result = await deps.runner.run(fillTemplate(agent.notify, { agent: agent.id, message: redactSecrets(message, knownSecrets(deps.env)), model: agent.model }), {
       env: deps.env,
       timeoutMs: 60_000,
     });

@@ -9,11 +9,14 @@ import { readDocs } from '../sources/docs.js';
 import type { MulticaAgent, MulticaIssue, SourceReport, WorkboardCard } from '../sources/types.js';
 import { cachedAgents, cachedCards, cachedIssues, skippedWarning, type Checked } from '../sources/validate.js';
 import type { WorkboardRead } from '../sources/workboard-db.js';
+import type { ProcessRunner } from '../process/runner.js';
 
 export interface GatherContext {
   store: CacheBackend;
   policy: CachePolicy;
   env: NodeJS.ProcessEnv;
+  /** Starts `multica` and `openclaw` when a shared source is refreshed. */
+  runner: ProcessRunner;
   owner: string;
   clock: () => number;
   sleep: (ms: number) => Promise<void>;
@@ -43,15 +46,15 @@ function shared<T>(ctx: GatherContext, key: string, category: string, leaseMs: n
 }
 
 export function fetchIssues(ctx: GatherContext, workspaceId: string, timeoutMs: number, leaseMs: number): Promise<Cached<Checked<MulticaIssue>>> {
-  return shared(ctx, issuesKey(workspaceId), 'multica', leaseMs, () => multica.listIssues(workspaceId, ctx.env, timeoutMs), cachedIssues);
+  return shared(ctx, issuesKey(workspaceId), 'multica', leaseMs, () => multica.listIssues(ctx.runner, workspaceId, ctx.env, timeoutMs), cachedIssues);
 }
 
 export function fetchMulticaAgents(ctx: GatherContext, workspaceId: string, timeoutMs: number, leaseMs: number): Promise<Cached<Checked<MulticaAgent>>> {
-  return shared(ctx, multicaAgentsKey(workspaceId), 'config', leaseMs, () => multica.listAgents(workspaceId, ctx.env, timeoutMs), cachedAgents);
+  return shared(ctx, multicaAgentsKey(workspaceId), 'config', leaseMs, () => multica.listAgents(ctx.runner, workspaceId, ctx.env, timeoutMs), cachedAgents);
 }
 
 export function fetchCards(ctx: GatherContext, board: string | undefined, timeoutMs: number, leaseMs: number): Promise<Cached<Checked<WorkboardCard>>> {
-  return shared(ctx, cardsKey(board), 'workboard', leaseMs, () => workboard.listCards(board, ctx.env, timeoutMs, ctx.workboardRead), cachedCards);
+  return shared(ctx, cardsKey(board), 'workboard', leaseMs, () => workboard.listCards(ctx.runner, board, ctx.env, timeoutMs, ctx.workboardRead), cachedCards);
 }
 
 /** Warnings for the records a source skipped, one bounded line per list. */

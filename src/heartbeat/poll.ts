@@ -5,6 +5,7 @@ import type { ClawConfig } from '../config/config.js';
 import type { Roster } from '../config/roster.js';
 import type { StateStore } from '../store/types.js';
 import type { CacheBackend } from '../cache/cache.js';
+import type { ProcessRunner } from '../process/runner.js';
 import { evaluate } from './evaluate.js';
 import { readMemory } from './memory.js';
 import { cardsKey, refreshLeaseMs, fetchCards, fetchIssues, fetchMulticaAgents, gatherAll, issuesKey, multicaAgentsKey, type GatherContext } from './gather.js';
@@ -43,11 +44,12 @@ async function refresh(key: string, pending: Promise<Cached<Checked<unknown>>>):
   }
 }
 
-export async function pollFleet(roster: Roster, deps: { store: StateStore & CacheBackend; config: ClawConfig; env: NodeJS.ProcessEnv; clock: () => number; sleep: (ms: number) => Promise<void> }): Promise<PollReport> {
+export async function pollFleet(roster: Roster, deps: { store: StateStore & CacheBackend; config: ClawConfig; env: NodeJS.ProcessEnv; runner: ProcessRunner; clock: () => number; sleep: (ms: number) => Promise<void> }): Promise<PollReport> {
   const base: GatherContext = {
     store: deps.store,
     policy: cachePolicy(deps.config),
     env: deps.env,
+    runner: deps.runner,
     owner: leaseOwner(),
     clock: deps.clock,
     sleep: deps.sleep,

@@ -94,7 +94,7 @@ async function check(
   if (splayMs > 0) await deps.sleep(splayMs);
 
   const sources: SourceReport[] = await gatherAll(
-    { store, policy: cachePolicy(deps.config), env: deps.env, owner, clock: deps.clock, sleep: deps.sleep, workboardRead: deps.config.workboard?.read },
+    { store, policy: cachePolicy(deps.config), env: deps.env, runner: deps.runner, owner, clock: deps.clock, sleep: deps.sleep, workboardRead: deps.config.workboard?.read },
     agent,
   );
   const now = deps.clock();

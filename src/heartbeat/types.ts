@@ -3,6 +3,7 @@
 import type { ClawConfig } from '../config/config.js';
 import type { Store } from '../store/types.js';
 import type { Task } from '../sources/types.js';
+import type { ProcessRunner } from '../process/runner.js';
 
 export type Outcome = 'idle' | 'dispatched' | 'skipped' | 'degraded' | 'failed' | 'deferred';
 
@@ -10,6 +11,8 @@ export interface HeartbeatDeps {
   store: Store;
   config: ClawConfig;
   env: NodeJS.ProcessEnv;
+  /** Starts the sources' CLIs, the dispatch and the notify command. */
+  runner: ProcessRunner;
   clock: () => number;
   sleep: (ms: number) => Promise<void>;
   /** Whether to wait the agent's splay first (cron runs yes; a TTY or --no-splay no). */

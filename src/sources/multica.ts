@@ -1,5 +1,6 @@
 // Multica issues: one unfiltered, paged `issue list` per workspace serves every agent.
-import { describeFailure, runProcess } from '../proc.js';
+import { describeFailure } from '../proc.js';
+import type { ProcessRunner } from '../process/runner.js';
 import { SourceError } from '../errors.js';
 import type { PriorityName } from '../priority.js';
 import type { MulticaAgent, MulticaIssue, Task, TaskStatus } from './types.js';
@@ -22,8 +23,8 @@ export function multicaEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return clean;
 }
 
-async function multicaJson(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<unknown> {
-  const result = await runProcess(['multica', ...args], { env: multicaEnv(env), timeoutMs });
+async function multicaJson(runner: ProcessRunner, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<unknown> {
+  const result = await runner.run(['multica', ...args], { env: multicaEnv(env), timeoutMs });
   if (result.spawnError || result.timedOut || result.code !== 0) throw new SourceError(describeFailure('multica', result, timeoutMs));
   try {
     return JSON.parse(result.stdout);
@@ -70,17 +71,17 @@ export async function pageIssues(fetchPage: IssuePage, maxPages: number = maxIss
   }
 }
 
-export function listIssues(workspaceId: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Checked<MulticaIssue>> {
+export function listIssues(runner: ProcessRunner, workspaceId: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Checked<MulticaIssue>> {
   const hook = Number(env.CLAW_TEST_MULTICA_MAX_PAGES);
   const maxPages = Number.isInteger(hook) && hook > 0 ? hook : maxIssuePages;
   return pageIssues(
-    (offset) => multicaJson(['--workspace-id', workspaceId, 'issue', 'list', '--limit', String(pageSize), '--offset', String(offset), '--output', 'json'], env, timeoutMs),
+    (offset) => multicaJson(runner, ['--workspace-id', workspaceId, 'issue', 'list', '--limit', String(pageSize), '--offset', String(offset), '--output', 'json'], env, timeoutMs),
     maxPages,
   );
 }
 
-export async function listAgents(workspaceId: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Checked<MulticaAgent>> {
-  const doc = await multicaJson(['--workspace-id', workspaceId, 'agent', 'list', '--output', 'json'], env, timeoutMs);
+export async function listAgents(runner: ProcessRunner, workspaceId: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Checked<MulticaAgent>> {
+  const doc = await multicaJson(runner, ['--workspace-id', workspaceId, 'agent', 'list', '--output', 'json'], env, timeoutMs);
   if (!Array.isArray(doc)) throw new SourceError('multica agent list printed JSON that is not a list');
   return checkRecords(doc, 'agent', checkAgent);
 }

@@ -3,8 +3,7 @@
 // and the cards come out exactly as the CLI prints them (openclaw 2026.9.6, extensions/workboard:
 // sqlite-store-records.ts readCard, store.ts readCards/compareCards, cli.ts redactClaimToken).
 // Anything unknown or unreadable returns a reason instead, and the caller falls back to the CLI.
-import Database from 'better-sqlite3';
-import { createRequire } from 'node:module';
+import { openReadOnlyDatabase, type SqlValue } from '../store/sqlite-driver.js';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -26,12 +25,11 @@ export interface ReadOnlyDb {
 /** A locked database is the CLI's business: wait briefly, then fall back. */
 const busyTimeoutMs = 250;
 
-// lead: open through store/sqlite-driver.ts when merged
+/** Through the store's SQLite driver (node:sqlite, or better-sqlite3 on Node 20), read-only. */
 export function openReadOnly(file: string): ReadOnlyDb {
-  const nativeBinding = createRequire(import.meta.url).resolve('better-sqlite3/build/Release/better_sqlite3.node');
-  const db = new Database(file, { readonly: true, fileMustExist: true, timeout: busyTimeoutMs, nativeBinding });
+  const db = openReadOnlyDatabase(file, { timeoutMs: busyTimeoutMs });
   return {
-    all: (sql, ...params) => db.prepare(sql).all(...params) as Row[],
+    all: (sql, ...params) => db.prepare(sql).all(...(params as SqlValue[])) as Row[],
     exec: (sql) => void db.exec(sql),
     close: () => db.close(),
   };

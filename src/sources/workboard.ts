@@ -1,12 +1,13 @@
 // WorkBoard cards: `openclaw workboard list --json` (the bundled workboard plugin), one call for all agents.
-import { describeFailure, runProcess } from '../proc.js';
+import { describeFailure } from '../proc.js';
+import type { ProcessRunner } from '../process/runner.js';
 import { SourceError } from '../errors.js';
 import type { PriorityName } from '../priority.js';
 import type { Task, TaskStatus, WorkboardCard } from './types.js';
 import { checkCard, checkRecords, isRecord, type Checked } from './validate.js';
 import { cardsFromDatabase, type WorkboardRead } from './workboard-db.js';
 
-export async function listCards(board: string | undefined, env: NodeJS.ProcessEnv, timeoutMs: number, read: WorkboardRead = 'auto'): Promise<Checked<WorkboardCard>> {
+export async function listCards(runner: ProcessRunner, board: string | undefined, env: NodeJS.ProcessEnv, timeoutMs: number, read: WorkboardRead = 'auto'): Promise<Checked<WorkboardCard>> {
   // The plugin's database when its schema is one claw knows (milliseconds, not a 7-15 s CLI start).
   // Archived cards are kept either way: dependencies resolve over them too.
   if (read !== 'cli') {
@@ -15,7 +16,7 @@ export async function listCards(board: string | undefined, env: NodeJS.ProcessEn
     if (read === 'db') throw new SourceError(`workboard.read is "db" but ${fromDb.reason}; set it to auto or cli`);
   }
   const args = ['openclaw', 'workboard', 'list', ...(board ? ['--board', board] : []), '--json'];
-  const result = await runProcess(args, { env, timeoutMs });
+  const result = await runner.run(args, { env, timeoutMs });
   if (result.spawnError || result.timedOut || result.code !== 0) throw new SourceError(describeFailure('openclaw', result, timeoutMs));
   let doc: unknown;
   try {

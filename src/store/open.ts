@@ -22,6 +22,7 @@ async function openSqlite(options: OpenStoreOptions, note?: string): Promise<Sto
     dir: stateDir(options.env, options.stateDirFlag),
     clock: options.clock,
     runRetentionMs: runRetentionMs(options.config),
+    env: options.env,
     ...(note ? { note } : {}),
     ...(hold > 0 ? { holdTransactionMs: hold, onHold: () => options.diagnostics?.write('claw: test hook: holding a store transaction open\n') } : {}),
   });

@@ -1,13 +1,12 @@
 // The embedded store: one SQLite file in WAL mode; every change is one IMMEDIATE transaction,
 // so concurrent processes serialise on the file lock and a killed process rolls back.
-import Database from 'better-sqlite3';
-import { createRequire } from 'node:module';
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { UnavailableError } from '../errors.js';
+import { ClawError, UnavailableError } from '../errors.js';
 import { decide, effectiveWindow } from '../limiter/admission.js';
 import type { Gateway } from '../limiter/types.js';
 import { priorities } from '../priority.js';
+import { openDatabase, storeFault, type SqliteConnection, type SqliteStatement } from './sqlite-driver.js';
 import type { AdmitRequest, AdmitResult, BlockInfo, CacheEntry, GatewayState, RunRecord, Store } from './types.js';
 import { activeBlock, blockEnd, legacyOrigin, storedInfo, type StoredBlock } from './blocks.js';
 import { maxBlockMs } from '../limiter/backoff.js';
@@ -59,6 +58,8 @@ export interface SqliteStoreOptions {
   note?: string;
   /** Heartbeat run records older than this are deleted (runs.retention; default 30 days). */
   runRetentionMs?: number;
+  /** Where the SQLite driver's test hooks (CLAW_SQLITE_DRIVER, CLAW_TEST_SQLITE_VERSION) are read. */
+  env?: Record<string, string | undefined>;
 }
 
 export interface PruneReport {
@@ -67,10 +68,6 @@ export interface PruneReport {
   leases: number;
   /** False when the time budget ran out with old rows left (the next write goes on). */
   complete: boolean;
-}
-
-function nativeBinding(): string {
-  return createRequire(import.meta.url).resolve('better-sqlite3/build/Release/better_sqlite3.node');
 }
 
 const lockWaitMs = 10_000;
@@ -102,7 +99,8 @@ export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   readonly location: string;
   readonly note?: string;
-  private readonly db: Database.Database;
+  private readonly db: SqliteConnection;
+  private readonly dir: string;
   private readonly clock: () => number;
   private readonly holdMs: number;
   private readonly onHold: (() => void) | undefined;
@@ -114,14 +112,14 @@ export class SqliteStore implements Store {
     this.holdMs = options.holdTransactionMs ?? 0;
     this.onHold = options.onHold;
     if (options.note) this.note = options.note;
-    mkdirSync(options.dir, { recursive: true, mode: 0o700 });
+    this.dir = options.dir;
     const file = join(options.dir, 'claw.db');
     this.location = file;
-    // Create the file ourselves so it is 0600; SQLite gives its -wal and -shm files the same mode.
-    if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600));
     try {
-      // Naming the addon skips the `bindings` package's search of the disk on every start.
-      this.db = new Database(file, { timeout: lockWaitMs, nativeBinding: nativeBinding() });
+      mkdirSync(options.dir, { recursive: true, mode: 0o700 });
+      // Create the file ourselves so it is 0600; SQLite gives its -wal and -shm files the same mode.
+      if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600));
+      this.db = openDatabase(file, { timeoutMs: lockWaitMs, ...(options.env ? { env: options.env } : {}) });
       retryWhileBusy(() => {
         if (this.db.pragma('user_version', { simple: true }) !== schemaVersion) this.migrate();
       });
@@ -131,10 +129,10 @@ export class SqliteStore implements Store {
     }
   }
 
-  private readonly statements = new Map<string, Database.Statement>();
+  private readonly statements = new Map<string, SqliteStatement>();
 
   /** Each SQL text is compiled once per process: status alone runs some of them dozens of times. */
-  private stmt(sql: string): Database.Statement {
+  private stmt(sql: string): SqliteStatement {
     let statement = this.statements.get(sql);
     if (!statement) {
       statement = this.db.prepare(sql);
@@ -155,12 +153,15 @@ export class SqliteStore implements Store {
   }
 
   private storeError(err: unknown): Error {
+    if (err instanceof ClawError) return err;
     if (isCorruption(err)) {
       return new UnavailableError(
         `state store ${this.location} is not a valid SQLite database (${(err as Error).message}); ` +
           `stop claw processes, move it aside (mv ${this.location} ${this.location}.broken) and claw will start a new one`,
       );
     }
+    const fault = storeFault(err, this.dir, this.location);
+    if (fault) return fault;
     if (((err as { code?: string }).code ?? '').startsWith('SQLITE_BUSY')) {
       return new UnavailableError(`state store ${this.location} stayed locked for 10s; another process holds it (${(err as Error).message})`);
     }
@@ -255,9 +256,10 @@ export class SqliteStore implements Store {
       const block = this.stmt(`select until, set_at setAt from blocks where gateway = ?`).get(gateway.name) as StoredBlock | undefined;
       if (block && (block.setAt === null || block.setAt === undefined)) {
         // A block from an older claw: give it a start, so it ends by itself (see blockEnd).
-        block.until = blockEnd(block, now);
+        const until = blockEnd(block, now);
+        block.until = until;
         block.setAt = now;
-        this.stmt(`update blocks set until = ?, set_at = ?, reason = 'rate_limited', origin = ? where gateway = ?`).run(block.until, now, legacyOrigin, gateway.name);
+        this.stmt(`update blocks set until = ?, set_at = ?, reason = 'rate_limited', origin = ? where gateway = ?`).run(until, now, legacyOrigin, gateway.name);
       }
       const decision = decide(gateway, priority, now, {
         times: this.windowTimes(gateway, now),

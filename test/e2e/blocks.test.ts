@@ -131,7 +131,7 @@ describe.each(stores)('Retry-After and blocks (%s store)', (store) => {
     const box = sandbox({}, store);
     box.writeConfig({ gateways: { t: { limit: 1, window: '2s' } } });
     mkdirSync(box.stateDir, { recursive: true });
-    const Database = createRequire(__filename)('better-sqlite3');
+    const Database = createRequire(__filename)('../helpers/sqlite-db.cjs');
     const db = new Database(join(box.stateDir, 'claw.db'));
     db.pragma('journal_mode = WAL');
     db.exec(`

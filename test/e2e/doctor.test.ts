@@ -74,7 +74,7 @@ const byName = (doc: any, name: string) => {
   return check;
 };
 const notOk = (doc: any) => doc.checks.filter((c: any) => c.status !== 'ok');
-/** Node 20 (end of life) is what this machine's better-sqlite3 is built for: its warning is the one the host cannot avoid. */
+/** Node 20 (end of life) is the machine's own Node: its warning is the one the host cannot avoid. */
 const unavoidable = (c: any) => c.name === 'node' && c.status === 'warn' && process.version.startsWith('v20.');
 
 const servers: RedisServer[] = [];
@@ -99,7 +99,7 @@ describe('claw doctor', () => {
       expect(Object.keys(c)).toEqual(['name', 'status', 'detail', 'fix']);
       expect(c.fix === null).toBe(c.status === 'ok');
     }
-    expect(byName(doc, 'sqlite').detail).toMatch(/^better-sqlite3, SQLite 3\.\d+\.\d+$/);
+    expect(byName(doc, 'sqlite').detail).toMatch(/^(better-sqlite3|node:sqlite), SQLite 3\.\d+\.\d+$/);
     // `openclaw --version` ran under both PATHs, through the first node on each.
     expect(byName(doc, 'openclaw').detail).toBe(`${fakes}/openclaw (OpenClaw 2026.9.6); needed for workboard, dispatch of coo, lawyer`);
     expect(byName(doc, 'openclaw (cron PATH)').detail).toContain('(OpenClaw 2026.9.6)');

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { finished, runClaw, startClaw, statusJson, stores, waitFor } from '../helpers/claw';
+import { running } from '../helpers/processes';
 import { fleet, isAgentList, isDispatch, isIssueList, isNotify, isWorkboardList, multicaIssue } from '../helpers/fleet';
 
 const heartbeat = (agent: string, ...extra: string[]) => ['heartbeat', agent, '--no-splay', ...extra];
@@ -159,9 +160,12 @@ describe.each(stores)('claw heartbeat (%s store)', (store) => {
     expect(report.outcome).toBe('degraded');
     expect(report.sources.find((s: any) => s.source === 'multica').detail).toBe('timed out after 2s (killed)');
     expect(report.sources.find((s: any) => s.source === 'workboard').state).toBe('ok');
+    // The fake started a child of its own: the whole tree goes, not only the process claw started.
     const pids = f.calls((i) => i.tool === 'multica').map((i) => i.pid);
+    const grandchildren = f.calls((i) => i.tool === 'multica-child').map((i) => i.pid);
     expect(pids.length).toBeGreaterThan(0);
-    for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
+    expect(grandchildren.length).toBe(pids.length);
+    for (const pid of [...pids, ...grandchildren]) expect(running(pid), `pid ${pid}`).toBe(false);
   });
 
   it('stale-if-error: when a refresh fails, the last good value is used and marked stale', async () => {

@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import Database from '../helpers/sqlite-db.cjs';
 import Redis from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { clawBin, runClaw, stores } from '../helpers/claw';

@@ -2,7 +2,7 @@
 // value makes claw exit 70 (a bug in claw); bad records are skipped with a warning, good ones kept.
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import Database from '../helpers/sqlite-db.cjs';
 import { describe, expect, it } from 'vitest';
 import { runClaw, statusJson } from '../helpers/claw';
 import { fleet, isDispatch, isIssueList, isWorkboardList, multicaIssue, type Fleet } from '../helpers/fleet';

@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import Database from '../helpers/sqlite-db.cjs';
 import { describe, expect, it } from 'vitest';
 import { repoRoot, runClaw } from '../helpers/claw';
 import { fleet, isWorkboardList } from '../helpers/fleet';

@@ -2,7 +2,7 @@
 // reader (src/sources/workboard-db.ts) so the two can be compared. It covers what the fixture
 // (test/fixtures/workboard, made by openclaw 2026.9.6) holds: cards, labels, events, links,
 // comments, execution, claim (token redacted), automation, stale, archived, template, failures.
-const Database = require('better-sqlite3');
+const Database = require('../helpers/sqlite-db.cjs');
 
 const order = ['triage', 'backlog', 'todo', 'scheduled', 'ready', 'running', 'review', 'blocked', 'done'];
 const some = (entries) => Object.fromEntries(entries.filter(([, v]) => v !== null && v !== undefined && v !== ''));

@@ -10,7 +10,8 @@ export const fleet15 = {
 };
 
 export interface Invocation {
-  tool: 'multica' | 'openclaw';
+  /** multica-child: a process the hanging fake multica started. */
+  tool: 'multica' | 'multica-child' | 'openclaw';
   argv: string[];
   pid: number;
   at: number;

@@ -7,6 +7,9 @@ export interface Context {
   io: IO;
   /** Set by the command that ran. */
   exitCode: number;
+  /** The global --no-color option and the command's --json (read by the output layer, src/output/colour.ts). */
+  noColor: boolean;
+  json: boolean;
 }
 
 /** How a command adds itself to the program. */
