@@ -63,7 +63,7 @@ await build({
   ...common,
   entryPoints: ['src/cli.ts'],
   outfile: 'dist/cli.cjs',
-  define: { 'import.meta.url': '__clawModuleUrl' },
+  define: { 'import.meta.url': '__clawModuleUrl', CLAW_BUILD_VERSION: JSON.stringify(JSON.parse(readFileSync('package.json', 'utf8')).version) },
   banner: { js: "const __clawModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
   external: ['better-sqlite3/build/*'],
   plugins: [lazyChildProcessInCommander, apartBundles, betterSqliteEntry],

@@ -2,6 +2,8 @@
 import { Command, CommanderError } from 'commander';
 import { asClawError, ExitCode, UsageError } from './errors.js';
 import { processIO, type IO } from './io.js';
+import type { Context, Register } from './commands/shared/context.js';
+import { clawVersion } from './version.js';
 import { registerCall } from './commands/call.js';
 import { registerStatus } from './commands/status.js';
 import { registerConfig } from './commands/config.js';
@@ -17,18 +19,7 @@ import { diagnostic, stderrPaint } from './output/colour.js';
 import { writeJson } from './output/json.js';
 import { terminalWidth } from './output/width.js';
 
-const CLAW_VERSION = '0.1.0';
-
-export interface Context {
-  io: IO;
-  /** Set by the command that ran. */
-  exitCode: number;
-  /** The global --no-color option and the command's --json (read by the output layer, src/output/colour.ts). */
-  noColor: boolean;
-  json: boolean;
-}
-
-const registrations: [string, (program: Command, ctx: Context) => void][] = [
+const registrations: [string, Register][] = [
   ['heartbeat', registerHeartbeat],
   ['poll', registerPoll],
   ['call', registerCall],
@@ -49,7 +40,7 @@ export function buildProgram(ctx: Context, argv: string[] = []): Command {
       'One shared rate limit, priority queue and cache for a fleet of OpenClaw agents run from crontab. ' +
         'State lives in a SQLite file (--state-dir, CLAW_STATE_DIR, ~/.local/state/claw) shared by every claw process.',
     )
-    .version(CLAW_VERSION, '-V, --version')
+    .version(clawVersion(), '-V, --version')
     .option('--no-color', 'never colour the output (also NO_COLOR=1; FORCE_COLOR=1 colours even through a pipe)')
     .helpCommand(false)
     .showSuggestionAfterError(true)

@@ -56,6 +56,12 @@ export class ConfigError extends ClawError {
   }
 }
 
+/**
+ * A task source's answer cannot be used (the CLI failed, its output is not what claw reads). Not a
+ * ClawError: a heartbeat shows the source as unavailable (or its cached value as stale) and goes on.
+ */
+export class SourceError extends Error {}
+
 export function asClawError(err: unknown): ClawError {
   if (err instanceof ClawError) return err;
   const message = err instanceof Error ? err.message : String(err);

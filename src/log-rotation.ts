@@ -5,6 +5,7 @@
 // descriptor follows the renamed file); the next run's `>>` starts a new x.log.
 import { fstatSync, readlinkSync, renameSync, statSync, truncateSync } from 'node:fs';
 import { parseSize, type ClawConfig } from './config/config.js';
+import { onLinux } from './host.js';
 
 export interface LogCap {
   /** Rotate past this many bytes; 0 never rotates. */
@@ -42,7 +43,7 @@ export function rotateLog(file: string, cap: LogCap): boolean {
  * cannot be rotated is left as it is.
  */
 export function rotateOwnLog(cap: LogCap, fd = 1): string | undefined {
-  if (cap.maxBytes <= 0 || process.platform !== 'linux') return undefined;
+  if (cap.maxBytes <= 0 || !onLinux) return undefined;
   try {
     const own = fstatSync(fd);
     if (!own.isFile() || own.size <= cap.maxBytes) return undefined;

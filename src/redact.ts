@@ -1,5 +1,4 @@
 // What claw never prints, stores or sends: store passwords and API keys.
-import type { ClawConfig } from './config/config.js';
 
 /**
  * A store URL with anything that may hold a password replaced by `***`: the userinfo (all of it up
@@ -107,7 +106,7 @@ export const secretNamePattern = /(?:^|_)(?:API_?KEY|ACCESS_KEY|SECRET_KEY|PRIVA
  * `*_SECRET`, `*_PASSWORD`, ...), and the password of the store URL (CLAW_STORE or the store key).
  * Longest first, so a key that contains another is replaced whole.
  */
-export function secretValues(env: NodeJS.ProcessEnv, config: ClawConfig = {}): string[] {
+export function secretValues(env: NodeJS.ProcessEnv, config: { gateways?: unknown; store?: unknown } = {}): string[] {
   const names = new Set<string>();
   // The built-in gateways' variables (NVIDIA_API_KEY, ...) all match secretNamePattern.
   const gateways: unknown = config.gateways;

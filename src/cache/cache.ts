@@ -1,8 +1,12 @@
 // The shared cache: TTL by category, single-flight refresh across processes, stale-if-error.
 import { parseDuration } from '../duration.js';
 import type { ClawConfig } from '../config/config.js';
-import type { Store } from '../store/types.js';
+import type { CacheStore, CounterStore, LeaseStore } from '../store/types.js';
+
+/** What cached() uses of the store: the cache, its hit counters, and the refresh lease. */
+export type CacheBackend = CacheStore & CounterStore & LeaseStore;
 import { takeLease } from '../lease.js';
+import { SourceError } from '../errors.js';
 
 /** TTLs from the seed: task sources 5 min, agent lists 1 h, knowledge and user data 1 day. */
 export const defaultTtlMs: Record<string, number> = {
@@ -40,7 +44,6 @@ export interface Cached<T> {
   error?: string;
 }
 
-export class SourceError extends Error {}
 
 export interface CachedOptions<T> {
   key: string;
@@ -70,7 +73,7 @@ const failureMemoryMs = 30_000;
  * one process (the lease holder) refreshes while the others wait for its result. When the refresh
  * fails, the last good value is served, marked stale, for up to `staleForMs`.
  */
-export async function cached<T>(store: Store, options: CachedOptions<T>): Promise<Cached<T>> {
+export async function cached<T>(store: CacheBackend, options: CachedOptions<T>): Promise<Cached<T>> {
   const { key, category, policy } = options;
   const check = options.check ?? ((value: unknown) => value as T);
   /** The stored value, checked; undefined when it is not JSON or fails the check. */
@@ -141,7 +144,7 @@ function failureReason(stored: string): string {
 }
 
 async function staleOrThrow<T>(
-  store: Store,
+  store: CacheBackend,
   key: string,
   policy: CachePolicy,
   reason: string,

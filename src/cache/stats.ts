@@ -1,4 +1,4 @@
-import type { Store } from '../store/types.js';
+import type { CacheStore, CounterStore } from '../store/types.js';
 
 export interface CacheStats {
   categories: { category: string; entries: number; fresh: number; stale: number; oldestAgeMs: number | null }[];
@@ -8,7 +8,7 @@ export interface CacheStats {
   hitRate: number | null;
 }
 
-export async function cacheStats(store: Store): Promise<CacheStats> {
+export async function cacheStats(store: CacheStore & CounterStore): Promise<CacheStats> {
   const now = await store.now();
   const entries = (await store.cacheEntries()).filter((e) => e.category !== 'failure');
   const byCategory = new Map<string, CacheStats['categories'][number]>();

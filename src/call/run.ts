@@ -14,6 +14,7 @@ import type { Store } from '../store/types.js';
 import { findExecutable, runCommand } from './command.js';
 import { postChat, redact, replyText } from './http.js';
 import { quotaBlock } from '../proxy/blocks.js';
+import { ownPid } from '../host.js';
 import { writeJson } from '../output/json.js';
 
 export type CallTarget =
@@ -52,7 +53,7 @@ function blockOrigin(gateway: string, env: NodeJS.ProcessEnv): string {
   } catch {
     // keep HOSTNAME
   }
-  return `429 from ${gateway} via claw call (pid ${process.pid}${host ? `, host ${host}` : ''})`;
+  return `429 from ${gateway} via claw call (pid ${ownPid}${host ? `, host ${host}` : ''})`;
 }
 
 /** The upstream's reason, and the Retry-After when it was cut to the ceiling. */

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import type { Context } from '../cli.js';
-import { openCommandStore } from './store.js';
+import type { Context } from './shared/context.js';
+import { openCommandStore } from './shared/open-store.js';
 import { formatDuration } from '../duration.js';
-import { stateDirOption } from './options.js';
+import { stateDirOption } from './shared/options.js';
 import { stdoutPaint } from '../output/colour.js';
 import { writeJson } from '../output/json.js';
 import { renderTable } from '../output/table.js';

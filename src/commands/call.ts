@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import type { Context } from '../cli.js';
-import { openCommandStore } from './store.js';
+import type { Context } from './shared/context.js';
+import { openCommandStore } from './shared/open-store.js';
 import { UsageError } from '../errors.js';
 import { defaultBackoff } from '../limiter/backoff.js';
-import { countOption, durationOption, priorityOption, stateDirOption } from './options.js';
+import { countOption, durationOption, priorityOption, stateDirOption } from './shared/options.js';
 import type { CallOptions, CallTarget } from '../call/run.js';
 
 interface RawCallOptions {

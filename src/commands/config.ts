@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { Context } from '../cli.js';
+import type { Context } from './shared/context.js';
 import { ConfigError, UsageError } from '../errors.js';
 import { configFile } from '../config/paths.js';
 import { redactStoreUrl } from '../redact.js';

@@ -1,11 +1,11 @@
 import { mkdirSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import type { Context } from '../cli.js';
+import type { Context } from './shared/context.js';
 import type { IO } from '../io.js';
 import { stateDir } from '../config/paths.js';
 import { ConfigError, UsageError } from '../errors.js';
-import { heartbeatsDirOption } from './roster-options.js';
+import { heartbeatsDirOption } from './shared/options.js';
 import { redactStoreUrl } from '../redact.js';
 import { diagnostic, stderrPaint } from '../output/colour.js';
 
@@ -64,7 +64,7 @@ export function registerCron(program: Command, ctx: Context): void {
   cronOptions(cron.command('install').description("replace claw's block in your crontab (idempotent)"))
     .option('--dry-run', 'print the crontab that would be installed; change nothing')
     .action(async (raw: RawCronOptions) => {
-      const { replaceBlock, readCrontab, writeCrontab } = await import('../heartbeat/cron.js');
+      const { replaceBlock, readCrontab, writeCrontab } = await import('../cron/crontab.js');
       const made = await block(raw);
       await tell(made.diagnostics);
       const current = await readCrontab(ctx.io.runner, ctx.io.env);
@@ -89,7 +89,7 @@ export async function buildCronBlock(io: IO, raw: RawCronOptions) {
   const [{ loadConfig }, { heartbeatsDir, loadRoster }, core, { redactStoreUrl }] = await Promise.all([
     import('../config/config.js'),
     import('../config/roster.js'),
-    import('../heartbeat/cron.js'),
+    import('../cron/crontab.js'),
     import('../redact.js'),
   ]);
   if (raw.logDir !== undefined && /[\n\r\0]/.test(raw.logDir)) throw new UsageError('--log-dir cannot contain a newline: cron cannot run a line that holds one');
@@ -121,8 +121,8 @@ export async function buildCronBlock(io: IO, raw: RawCronOptions) {
     ...path.warnings.map((w) => `warning: ${w}`),
   ];
 
-  const cronModule = await import('../config/cron.js');
-  const hostLines = new Map<string, import('../heartbeat/cron.js').HostLine>();
+  const cronModule = await import('../cron/schedule.js');
+  const hostLines = new Map<string, import('../cron/crontab.js').HostLine>();
   for (const agent of roster.agents) {
     // cron-parser reads L, W, # and ?; cron does not, and one such line fails the whole crontab.
     const syntax = cronModule.crontabSyntaxProblem(agent.schedule);

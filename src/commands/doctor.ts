@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import type { Context } from '../cli.js';
+import type { Context } from './shared/context.js';
 import type { Check, DoctorDeps, DoctorReport } from '../doctor/checks.js';
-import { stateDirOption } from './options.js';
-import { heartbeatsDirOption } from './roster-options.js';
+import { heartbeatsDirOption, stateDirOption } from './shared/options.js';
 import { plain, stdoutPaint, toneOf, type Paint } from '../output/colour.js';
 import { writeJson } from '../output/json.js';
 import { columnStart, renderTable, type Column } from '../output/table.js';
@@ -58,7 +57,7 @@ export function registerDoctor(program: Command, ctx: Context): void {
           import('../doctor/checks.js'),
           import('../config/paths.js'),
           import('../store/sqlite-driver.js'),
-          import('../heartbeat/cron.js'),
+          import('../cron/crontab.js'),
         ]);
       const env = ctx.io.env;
       const deps: DoctorDeps = {

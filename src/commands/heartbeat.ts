@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
-import type { Context } from '../cli.js';
-import { openCommandStore } from './store.js';
+import type { Context } from './shared/context.js';
+import { openCommandStore } from './shared/open-store.js';
 import { ExitCode } from '../errors.js';
 import { sleep } from '../io.js';
-import { stateDirOption } from './options.js';
+import { heartbeatsDirOption, stateDirOption } from './shared/options.js';
 import { logCap, rotateOwnLog } from '../log-rotation.js';
-import { heartbeatsDirOption, shellQuote } from './roster-options.js';
-import type { HeartbeatReport } from '../heartbeat/run.js';
+import { shellQuote } from '../shell-quote.js';
+import type { HeartbeatReport } from '../heartbeat/types.js';
 import { diagnostic, plain, stderrPaint, stdoutPaint, toneOf, type Paint } from '../output/colour.js';
 import { writeJson } from '../output/json.js';
 
@@ -74,7 +74,7 @@ export function registerHeartbeat(program: Command, ctx: Context): void {
         import('../config/config.js'),
         import('../config/roster.js'),
         import('../heartbeat/run.js'),
-        import('../heartbeat/schedule-book.js'),
+        import('../cron/schedule-book.js'),
       ]);
       const config = loadConfig(ctx.io.env);
       rotateOwnLog(logCap(config)); // the crontab line's `>> <log dir>/x.log`, kept under logs.maxSize

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { Context } from '../cli.js';
+import type { Context } from './shared/context.js';
 import { exitCodeTable, UsageError } from '../errors.js';
 
 export function formatExitCodes(): string {

@@ -1,11 +1,10 @@
 import type { Command } from 'commander';
-import type { Context } from '../cli.js';
-import { openCommandStore } from './store.js';
+import type { Context } from './shared/context.js';
+import { openCommandStore } from './shared/open-store.js';
 import { sleep } from '../io.js';
 import { formatDuration } from '../duration.js';
-import { stateDirOption } from './options.js';
+import { heartbeatsDirOption, stateDirOption } from './shared/options.js';
 import { logCap, rotateOwnLog } from '../log-rotation.js';
-import { heartbeatsDirOption } from './roster-options.js';
 import { diagnostic, stderrPaint, stdoutPaint, toneOf } from '../output/colour.js';
 import { writeJson } from '../output/json.js';
 import { renderTable, type Cell, type Column } from '../output/table.js';
@@ -29,7 +28,7 @@ export function registerPoll(program: Command, ctx: Context): void {
         import('../config/config.js'),
         import('../config/roster.js'),
         import('../heartbeat/poll.js'),
-        import('../heartbeat/schedule-book.js'),
+        import('../cron/schedule-book.js'),
       ]);
       const config = loadConfig(ctx.io.env);
       rotateOwnLog(logCap(config)); // the crontab line's `>> <log dir>/x.log`, kept under logs.maxSize

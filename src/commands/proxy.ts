@@ -1,15 +1,14 @@
 import { statSync } from 'node:fs';
 import type { Command } from 'commander';
-import type { Context } from '../cli.js';
+import type { Context } from './shared/context.js';
 import { UnavailableError, UsageError } from '../errors.js';
 import { lazyStderr } from '../io.js';
 import { leaseOwner } from '../lease.js';
 import type { PriorityRank } from '../priority.js';
 import type { ClawConfig } from '../config/config.js';
 import { configFile, heartbeatsDir } from '../config/paths.js';
-import { durationOption, stateDirOption } from './options.js';
-import { heartbeatsDirOption } from './roster-options.js';
-import { openCommandStore } from './store.js';
+import { durationOption, heartbeatsDirOption, stateDirOption } from './shared/options.js';
+import { openCommandStore } from './shared/open-store.js';
 
 interface RawProxyOptions {
   host: string;
@@ -93,7 +92,7 @@ export function registerProxy(program: Command, ctx: Context): void {
         if (cached && ctx.io.now() - cached.at < agentCacheMs) return cached.priority;
         let priority: PriorityRank | undefined;
         try {
-          const [{ loadAgent }, { readScheduleBook }] = await Promise.all([import('../config/roster.js'), import('../heartbeat/schedule-book.js')]);
+          const [{ loadAgent }, { readScheduleBook }] = await Promise.all([import('../config/roster.js'), import('../cron/schedule-book.js')]);
           priority = (await loadAgent(dir, agent, await readScheduleBook(store), ctx.io.now())).priority;
         } catch {
           // Not in the roster (or no roster): the header's agent still counts usage; proxy.priority applies.

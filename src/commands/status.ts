@@ -1,10 +1,9 @@
 import type { Command } from 'commander';
-import type { Context } from '../cli.js';
-import { openCommandStore } from './store.js';
+import type { Context } from './shared/context.js';
+import { openCommandStore } from './shared/open-store.js';
 import { ExitCode } from '../errors.js';
 import { formatDuration } from '../duration.js';
-import { stateDirOption } from './options.js';
-import { heartbeatsDirOption } from './roster-options.js';
+import { heartbeatsDirOption, stateDirOption } from './shared/options.js';
 import { formatProxyStatus } from '../proxy/status.js';
 import { diagnostic, plain, stderrPaint, stdoutPaint, toneOf, type Paint } from '../output/colour.js';
 import { writeJson } from '../output/json.js';

@@ -1,9 +1,9 @@
 // `claw unblock <gateway>`: clear the block a 429 (or a quota) put on a gateway, for every process.
 import type { Command } from 'commander';
-import type { Context } from '../cli.js';
-import { openCommandStore } from './store.js';
+import type { Context } from './shared/context.js';
+import { openCommandStore } from './shared/open-store.js';
 import { UsageError } from '../errors.js';
-import { stateDirOption } from './options.js';
+import { stateDirOption } from './shared/options.js';
 import { writeJson } from '../output/json.js';
 
 export function registerUnblock(program: Command, ctx: Context): void {

@@ -1,6 +1,5 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { ClawConfig } from './config.js';
 
 type Env = NodeJS.ProcessEnv;
 
@@ -22,6 +21,6 @@ export function configFile(env: Env): string {
 }
 
 /** `--heartbeats-dir`, else CLAW_HEARTBEATS_DIR, else the heartbeatsDir config key, else ./heartbeats. */
-export function heartbeatsDir(env: NodeJS.ProcessEnv, config: ClawConfig, cwd: string, flag?: string): string {
+export function heartbeatsDir(env: NodeJS.ProcessEnv, config: { heartbeatsDir?: string }, cwd: string, flag?: string): string {
   return resolve(cwd, flag ?? env.CLAW_HEARTBEATS_DIR ?? config.heartbeatsDir ?? 'heartbeats');
 }

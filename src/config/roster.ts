@@ -1,8 +1,9 @@
 // The roster: heartbeats/<agent>.json plus defaults.json, validated with the file and field named.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, isAbsolute, join, resolve } from 'node:path';
+import { homedir } from 'node:os';
 export { heartbeatsDir } from './paths.js';
-import { checkSchedules, type ScheduleBook } from '../heartbeat/schedule-book.js';
+import { checkSchedules, type ScheduleBook } from '../cron/schedule-book.js';
 import { ConfigError, UsageError } from '../errors.js';
 import { parseDuration } from '../duration.js';
 import { parsePriority, type PriorityRank } from '../priority.js';
@@ -162,7 +163,7 @@ function parseAgent(file: string, defaults: Record<string, unknown>, dir: string
 
   const workspaceTemplate = merged.workspace;
   if (typeof workspaceTemplate !== 'string' || workspaceTemplate === '') fail('workspace', 'missing: give the agent workspace directory');
-  const expanded = (workspaceTemplate as string).replace(/\{agent\}/g, agentId).replace(/^~(?=$|\/)/, process.env.HOME ?? '~');
+  const expanded = (workspaceTemplate as string).replace(/\{agent\}/g, agentId).replace(/^~(?=$|\/)/, homedir());
   const workspace = isAbsolute(expanded) ? expanded : resolve(dir, expanded);
   if (!existsSync(workspace) || !statSync(workspace).isDirectory()) fail('workspace', `${workspace} does not exist`);
 

@@ -9,7 +9,7 @@ import { heartbeatsDir, stateDir } from '../config/paths.js';
 import { loadRoster, type AgentSpec, type Roster } from '../config/roster.js';
 import { findGateway, providerOf } from '../limiter/gateways.js';
 import { findDocs } from '../sources/docs.js';
-import { blockEnd, blockStart, blockWrittenFor, type CronKind } from '../heartbeat/cron.js';
+import { blockEnd, blockStart, blockWrittenFor, type CronKind } from '../cron/crontab.js';
 import { redactStoreUrl } from '../store/open.js';
 import { workboardPath } from '../sources/workboard-db.js';
 import type { ProcessResult } from '../proc.js';
@@ -63,9 +63,9 @@ export interface DoctorDeps {
    * and host zone the installed block was written for when it says (else detected as print does).
    */
   expectedCronBlock(roster: Roster, writtenFor?: BlockTarget): Promise<string>;
-  /** The cron daemon running now (runningCron in heartbeat/cron.ts): 'none', or undefined when the process list is unreadable. */
+  /** The cron daemon running now (runningCron in cron/crontab.ts): 'none', or undefined when the process list is unreadable. */
   runningCron(): { kind: CronKind; why: string } | 'none' | undefined;
-  /** The zone cron fires in (hostTimeZone in heartbeat/cron.ts: the system's, not the user's TZ). */
+  /** The zone cron fires in (hostTimeZone in cron/crontab.ts: the system's, not the user's TZ). */
   hostTimeZone(): { zone: string; from: string };
   stateDirFlag?: string;
   heartbeatsDirFlag?: string;

@@ -114,3 +114,26 @@ export function evaluate(tasks: Task[], previous: AgentMemory, options: Evaluate
 export function dispatchPriority(agentPriority: PriorityRank, tasks: TaskView[]): PriorityRank {
   return tasks.reduce<PriorityRank>((best, view) => Math.min(best, parsePriority(view.task.priority as PriorityName) ?? 3) as PriorityRank, agentPriority);
 }
+
+/**
+ * Counts a round for each task a started dispatch named, whatever came of it (a dispatch that never
+ * started, not installed or not admitted, is no round). A task at `maxRounds` is paused; one at
+ * `warnAt` of them is warned about once. A recovered task remembers the progress mark it was
+ * recovered at. Updates `evaluation.memory`; returns the warnings.
+ */
+export function countRounds(evaluation: Evaluation, named: TaskView[], limits: { maxRounds: number; warnAt: number }): string[] {
+  const warnings: string[] = [];
+  for (const view of named) {
+    const mem = evaluation.memory.tasks[view.key]!;
+    mem.rounds += 1;
+    if (evaluation.recover.some((r) => r.key === view.key)) mem.recoveredMark = view.task.updatedAt;
+    if (mem.rounds >= limits.maxRounds) {
+      mem.paused = true;
+      warnings.push(`${view.key} reached ${limits.maxRounds} rounds and is paused`);
+    } else if (mem.rounds >= Math.ceil(limits.warnAt * limits.maxRounds) && !mem.warned) {
+      mem.warned = true;
+      warnings.push(`${view.key} has had ${mem.rounds} of ${limits.maxRounds} rounds`);
+    }
+  }
+  return warnings;
+}

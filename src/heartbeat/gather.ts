@@ -1,18 +1,18 @@
 // Collect an agent's tasks from the three sources; shared sources go through the shared cache.
-import { cached, SourceError, type CachePolicy, type Cached } from '../cache/cache.js';
+import { cached, type CacheBackend, type CachePolicy, type Cached } from '../cache/cache.js';
+import { SourceError } from '../errors.js';
 import { formatDuration } from '../duration.js';
 import type { AgentSpec } from '../config/roster.js';
-import type { Store } from '../store/types.js';
 import * as multica from '../sources/multica.js';
 import * as workboard from '../sources/workboard.js';
 import { readDocs } from '../sources/docs.js';
-import type { SourceReport } from '../sources/types.js';
+import type { MulticaAgent, MulticaIssue, SourceReport, WorkboardCard } from '../sources/types.js';
 import { cachedAgents, cachedCards, cachedIssues, skippedWarning, type Checked } from '../sources/validate.js';
 import type { WorkboardRead } from '../sources/workboard-db.js';
 import type { ProcessRunner } from '../process/runner.js';
 
 export interface GatherContext {
-  store: Store;
+  store: CacheBackend;
   policy: CachePolicy;
   env: NodeJS.ProcessEnv;
   /** Starts `multica` and `openclaw` when a shared source is refreshed. */
@@ -28,7 +28,8 @@ export interface GatherContext {
   workboardRead?: WorkboardRead | undefined;
 }
 
-function leaseFor(agent: AgentSpec): number {
+/** How long one refresh of a shared source may hold its lease: two source timeouts and a margin. */
+export function refreshLeaseMs(agent: AgentSpec): number {
   return agent.sourceTimeoutMs * 2 + 5000;
 }
 
@@ -44,15 +45,15 @@ function shared<T>(ctx: GatherContext, key: string, category: string, leaseMs: n
   return cached(ctx.store, { key, category, policy: ctx.policy, leaseMs, owner: ctx.owner, refresh, check, sleep: ctx.sleep, ...(ctx.force ? { force: true } : {}) });
 }
 
-export function fetchIssues(ctx: GatherContext, workspaceId: string, timeoutMs: number, leaseMs: number): Promise<Cached<Checked<multica.MulticaIssue>>> {
+export function fetchIssues(ctx: GatherContext, workspaceId: string, timeoutMs: number, leaseMs: number): Promise<Cached<Checked<MulticaIssue>>> {
   return shared(ctx, issuesKey(workspaceId), 'multica', leaseMs, () => multica.listIssues(ctx.runner, workspaceId, ctx.env, timeoutMs), cachedIssues);
 }
 
-export function fetchMulticaAgents(ctx: GatherContext, workspaceId: string, timeoutMs: number, leaseMs: number): Promise<Cached<Checked<multica.MulticaAgent>>> {
+export function fetchMulticaAgents(ctx: GatherContext, workspaceId: string, timeoutMs: number, leaseMs: number): Promise<Cached<Checked<MulticaAgent>>> {
   return shared(ctx, multicaAgentsKey(workspaceId), 'config', leaseMs, () => multica.listAgents(ctx.runner, workspaceId, ctx.env, timeoutMs), cachedAgents);
 }
 
-export function fetchCards(ctx: GatherContext, board: string | undefined, timeoutMs: number, leaseMs: number): Promise<Cached<Checked<workboard.WorkboardCard>>> {
+export function fetchCards(ctx: GatherContext, board: string | undefined, timeoutMs: number, leaseMs: number): Promise<Cached<Checked<WorkboardCard>>> {
   return shared(ctx, cardsKey(board), 'workboard', leaseMs, () => workboard.listCards(ctx.runner, board, ctx.env, timeoutMs, ctx.workboardRead), cachedCards);
 }
 
@@ -84,8 +85,8 @@ export async function gatherMultica(ctx: GatherContext, agent: AgentSpec): Promi
   const spec = agent.multica;
   if (!spec) return { source: 'multica', state: 'not configured', detail: 'no multica.workspaceId in the roster', tasks: [], known: {} };
   return guarded('multica', async () => {
-    const issues = await fetchIssues(ctx, spec.workspaceId, agent.sourceTimeoutMs, leaseFor(agent));
-    const agents = spec.agentId ? undefined : await fetchMulticaAgents(ctx, spec.workspaceId, agent.sourceTimeoutMs, leaseFor(agent));
+    const issues = await fetchIssues(ctx, spec.workspaceId, agent.sourceTimeoutMs, refreshLeaseMs(agent));
+    const agents = spec.agentId ? undefined : await fetchMulticaAgents(ctx, spec.workspaceId, agent.sourceTimeoutMs, refreshLeaseMs(agent));
     const multicaId = multica.multicaAgentFor(agent.id, spec.agentId, agents?.value.items ?? []);
     const results: Cached<Checked<unknown>>[] = agents ? [issues, agents] : [issues];
     const report = stateOf(results);
@@ -99,7 +100,7 @@ export async function gatherWorkboard(ctx: GatherContext, agent: AgentSpec): Pro
   if (!agent.workboard) return { source: 'workboard', state: 'not configured', detail: 'workboard is off in the roster', tasks: [], known: {} };
   const board = agent.workboard.board;
   return guarded('workboard', async () => {
-    const cards = await fetchCards(ctx, board, agent.sourceTimeoutMs, leaseFor(agent));
+    const cards = await fetchCards(ctx, board, agent.sourceTimeoutMs, refreshLeaseMs(agent));
     return { source: 'workboard', ...stateOf([cards]), tasks: workboard.tasksForAgent(cards.value.items, agent.id), known: workboard.cardStatuses(cards.value.items), ...warningsOf([['workboard cards', cards.value]]) };
   });
 }

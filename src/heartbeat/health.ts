@@ -1,9 +1,9 @@
 // Per-agent health for `claw status`: last run, next expected run, new / late / failing / running.
-import { ticksNear, type ScheduleBook } from './schedule-book.js';
+import { ticksNear, type ScheduleBook } from '../cron/schedule-book.js';
 import type { AgentSpec } from '../config/roster.js';
-import type { RunRecord, Store } from '../store/types.js';
-import type { AgentMemory } from './evaluate.js';
-import { dispatchKey, memoryKey, runLockName } from './keys.js';
+import type { LeaseStore, RunRecord, RunStore, StateStore } from '../store/types.js';
+import { readMemory } from './memory.js';
+import { dispatchKey, runLockName } from './keys.js';
 
 /** `new`: never run, and no tick has come due since claw first saw the agent in the roster. */
 export type Health = 'ok' | 'new' | 'late' | 'running' | 'failing';
@@ -38,7 +38,7 @@ export async function scheduleTicks(agent: AgentSpec, now: number, book: Schedul
   return { next, mustHaveRun: now - latest < agent.splayMs + lateGraceMs ? before : latest };
 }
 
-export async function agentHealth(store: Store, agents: AgentSpec[], now: number, book: ScheduleBook): Promise<AgentHealth[]> {
+export async function agentHealth(store: RunStore & LeaseStore & StateStore, agents: AgentSpec[], now: number, book: ScheduleBook): Promise<AgentHealth[]> {
   const runs = await store.lastRuns(10);
   const firstSeen = JSON.parse((await store.stateGet(firstSeenKey)) ?? '{}') as Record<string, number>;
   const unseen = agents.filter((a) => firstSeen[a.id] === undefined && !runs.some((r) => r.agent === a.id));
@@ -50,7 +50,7 @@ export async function agentHealth(store: Store, agents: AgentSpec[], now: number
     agents.map(async (agent) => {
       const mine = runs.filter((r) => r.agent === agent.id);
       const last: RunRecord | undefined = mine.find((r) => r.outcome !== 'skipped');
-      const memory = JSON.parse((await store.stateGet(memoryKey(agent.id))) ?? '{"tasks":{},"notified":{}}') as AgentMemory;
+      const memory = await readMemory(store, agent.id);
       const tasks = Object.values(memory.tasks);
       const stalled = tasks.filter((t) => t.stall);
       const { next, mustHaveRun } = await scheduleTicks(agent, now, book);

@@ -1,12 +1,14 @@
 // The coordinated poll: refresh every shared source for the whole fleet now, then count per agent.
-import { cachePolicy, SourceError, type Cached } from '../cache/cache.js';
+import { cachePolicy, type Cached } from '../cache/cache.js';
+import { SourceError } from '../errors.js';
 import type { ClawConfig } from '../config/config.js';
-import type { AgentSpec, Roster } from '../config/roster.js';
-import type { Store } from '../store/types.js';
+import type { Roster } from '../config/roster.js';
+import type { StateStore } from '../store/types.js';
+import type { CacheBackend } from '../cache/cache.js';
 import type { ProcessRunner } from '../process/runner.js';
-import { emptyMemory, evaluate, type AgentMemory } from './evaluate.js';
-import { cardsKey, fetchCards, fetchIssues, fetchMulticaAgents, gatherAll, issuesKey, multicaAgentsKey, type GatherContext } from './gather.js';
-import { memoryKey } from './keys.js';
+import { evaluate } from './evaluate.js';
+import { readMemory } from './memory.js';
+import { cardsKey, refreshLeaseMs, fetchCards, fetchIssues, fetchMulticaAgents, gatherAll, issuesKey, multicaAgentsKey, type GatherContext } from './gather.js';
 import { leaseOwner } from '../lease.js';
 import { skippedWarning, type Checked } from '../sources/validate.js';
 
@@ -42,7 +44,7 @@ async function refresh(key: string, pending: Promise<Cached<Checked<unknown>>>):
   }
 }
 
-export async function pollFleet(roster: Roster, deps: { store: Store; config: ClawConfig; env: NodeJS.ProcessEnv; runner: ProcessRunner; clock: () => number; sleep: (ms: number) => Promise<void> }): Promise<PollReport> {
+export async function pollFleet(roster: Roster, deps: { store: StateStore & CacheBackend; config: ClawConfig; env: NodeJS.ProcessEnv; runner: ProcessRunner; clock: () => number; sleep: (ms: number) => Promise<void> }): Promise<PollReport> {
   const base: GatherContext = {
     store: deps.store,
     policy: cachePolicy(deps.config),
@@ -57,20 +59,19 @@ export async function pollFleet(roster: Roster, deps: { store: Store; config: Cl
   // Each shared value is fetched once here; the per-agent counts below use these very results, so
   // an agent whose source was served stale says stale, not ok.
   const fetched = new Map<string, Promise<Cached<unknown>>>();
-  const lease = (a: AgentSpec) => a.sourceTimeoutMs * 2 + 5000;
   const once = (key: string, run: () => Promise<Cached<unknown>>) => {
     if (!fetched.has(key)) fetched.set(key, run());
   };
   for (const agent of roster.agents) {
     const ws = agent.multica?.workspaceId;
     if (ws) {
-      once(issuesKey(ws), () => fetchIssues(forced, ws, agent.sourceTimeoutMs, lease(agent)));
+      once(issuesKey(ws), () => fetchIssues(forced, ws, agent.sourceTimeoutMs, refreshLeaseMs(agent)));
       // The agent list changes rarely: it keeps its own TTL (config, 1 h) even in a poll.
-      once(multicaAgentsKey(ws), () => fetchMulticaAgents(base, ws, agent.sourceTimeoutMs, lease(agent)));
+      once(multicaAgentsKey(ws), () => fetchMulticaAgents(base, ws, agent.sourceTimeoutMs, refreshLeaseMs(agent)));
     }
     if (agent.workboard) {
       const board = agent.workboard.board;
-      once(cardsKey(board), () => fetchCards(forced, board, agent.sourceTimeoutMs, lease(agent)));
+      once(cardsKey(board), () => fetchCards(forced, board, agent.sourceTimeoutMs, refreshLeaseMs(agent)));
     }
   }
   // Rejections are reported through refresh() below; the copies in the map must not go unhandled.
@@ -79,9 +80,7 @@ export async function pollFleet(roster: Roster, deps: { store: Store; config: Cl
   const agents: PollReport['agents'] = [];
   for (const agent of roster.agents) {
     const sources = await gatherAll({ ...base, fetched }, agent);
-    const stored = await deps.store.stateGet(memoryKey(agent.id));
-    const memory: AgentMemory = stored ? (JSON.parse(stored) as AgentMemory) : emptyMemory();
-    const e = evaluate(sources.flatMap((s) => s.tasks), memory, {
+    const e = evaluate(sources.flatMap((s) => s.tasks), await readMemory(deps.store, agent.id), {
       now: deps.clock(),
       stallAfterMs: agent.stallAfterMs,
       known: Object.fromEntries(sources.map((s) => [s.source, s.known])),

@@ -1,6 +1,6 @@
 // The admission math, pure: given what the store holds, may this request go now?
 import type { PriorityRank } from '../priority.js';
-import type { Gateway } from './gateways.js';
+import type { Gateway } from './types.js';
 
 export interface WindowView {
   /** Admission times still inside the effective window, ascending. */

@@ -2,21 +2,11 @@ import { ConfigError } from '../errors.js';
 import { parseDuration } from '../duration.js';
 import { defaultMaxRetryAfterMs, maxBlockMs } from './backoff.js';
 import { gatewayConfigs, type ClawConfig, type GatewayConfig } from '../config/config.js';
+import type { Gateway } from './types.js';
+import { globToRegExp } from '../glob.js';
 
-/** A gateway with its limit resolved to numbers. `limit` is Infinity when it is not limited. */
-export interface Gateway {
-  name: string;
-  limited: boolean;
-  limit: number;
-  windowMs: number;
-  burst?: number;
-  reserveLow: number;
-  marginMs: number;
-  /** The longest an upstream Retry-After may block this gateway (default 10 min). */
-  maxRetryAfterMs: number;
-  baseUrl?: string;
-  apiKeyEnv?: string;
-}
+export type { Gateway } from './types.js';
+
 
 const defaultReserveLow = 0.2;
 const defaultMarginMs = 250;
@@ -33,8 +23,7 @@ export function modelIdOf(model: string): string {
 }
 
 function globMatches(pattern: string, value: string): boolean {
-  const source = pattern.toLowerCase().split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*');
-  return new RegExp(`^${source}$`).test(value);
+  return globToRegExp(pattern.toLowerCase()).test(value);
 }
 
 /** Finds the gateway for a name or provider id: exact names, then exact patterns, then globs. */

@@ -5,7 +5,7 @@ import { StoreUnreachableError, TempFailError } from '../errors.js';
 import { formatDuration } from '../duration.js';
 import { priorityName, type PriorityRank } from '../priority.js';
 import type { Store } from '../store/types.js';
-import { waitBucketName } from '../store/types.js';
+import { waitBucketName } from './types.js';
 import type { ClawConfig } from '../config/config.js';
 import { resolveGateway, type Gateway } from './gateways.js';
 

@@ -1,9 +1,9 @@
 // What `claw status` shows for one gateway, derived from the store's state.
 import { priorities, type PriorityName } from '../priority.js';
-import type { Store } from '../store/types.js';
-import { waitBuckets } from '../store/types.js';
+import type { LimitStore } from '../store/types.js';
+import { waitBuckets } from './types.js';
 import { effectiveWindow, freeSlots } from './admission.js';
-import type { Gateway } from './gateways.js';
+import type { Gateway } from './types.js';
 import { localIso } from './limiter.js';
 
 export interface GatewayReport {
@@ -39,7 +39,7 @@ export function waitQuantile(counters: Record<string, number>, q: number): numbe
  * Times are shown on the reader's clock (`localNow`, default the store's): the store's timeline may
  * differ from it after a clock step, and whatever a store holds gives a valid date.
  */
-export async function gatewayReport(store: Store, gateway: Gateway, localNow?: number): Promise<GatewayReport> {
+export async function gatewayReport(store: LimitStore, gateway: Gateway, localNow?: number): Promise<GatewayReport> {
   const state = await store.gatewayState(gateway);
   const iso = (t: number) => localIso(t, state.now, localNow ?? state.now);
   const block = state.block && state.block.until > state.now ? state.block : undefined;

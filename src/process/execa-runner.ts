@@ -5,7 +5,7 @@
 import { execa } from 'execa';
 import { knownSecrets } from '../config/config.js';
 import { redactSecrets } from '../redact.js';
-import type { ProcessResult, RunOptions, StreamOptions, StreamResult } from './runner.js';
+import type { ProcessResult, RunOptions, StreamOptions, StreamResult } from './types.js';
 
 const defaultMaxOutputBytes = 16 * 1024 * 1024;
 const defaultKillGraceMs = 2000;

@@ -1,13 +1,13 @@
 // What `claw status` adds for the proxy: token usage per gateway and agent (blocks are the gateway report's).
-import type { Store } from '../store/types.js';
-import type { Gateway } from '../limiter/gateways.js';
+import type { CounterStore } from '../store/types.js';
+import type { Gateway } from '../limiter/types.js';
 import { tokenUsage, type TokenUsage } from './usage.js';
 
 export interface ProxyGatewayStatus {
   tokens: TokenUsage;
 }
 
-export async function proxyGatewayStatus(store: Store, gateway: Gateway): Promise<ProxyGatewayStatus> {
+export async function proxyGatewayStatus(store: CounterStore, gateway: Gateway): Promise<ProxyGatewayStatus> {
   return { tokens: tokenUsage(await store.counters(gateway.name)) };
 }
 

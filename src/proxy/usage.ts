@@ -1,5 +1,6 @@
 // Token usage from a reply as it streams past: the `usage` of a JSON body, or of the last SSE chunk
 // that carries one (OpenAI's `stream_options.include_usage`). Nothing is held back from the client.
+import type { CounterName } from '../store/types.js';
 
 export interface Usage {
   promptTokens: number;
@@ -81,8 +82,8 @@ export function usageScanner(contentType: string | undefined): UsageScanner | un
 }
 
 /** Counter names in the gateway's scope: totals, and per agent when the request named one. */
-export function usageCounters(usage: Usage, agent: string | undefined): [string, number][] {
-  const out: [string, number][] = [
+export function usageCounters(usage: Usage, agent: string | undefined): [CounterName, number][] {
+  const out: [CounterName, number][] = [
     ['tokens_prompt', usage.promptTokens],
     ['tokens_completion', usage.completionTokens],
   ];

@@ -4,23 +4,9 @@ import { join } from 'node:path';
 import type { PriorityName } from '../priority.js';
 import { cleanText, maxIdLength } from './text.js';
 import type { Task, TaskStatus } from './types.js';
+import { globToRegExp } from '../glob.js';
 
 const skipDirs = new Set(['node_modules', '.git', '.obsidian']);
-
-/** `**` spans directories, `*` and `?` stay within one path segment. */
-export function globToRegExp(glob: string): RegExp {
-  let source = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i]!;
-    if (c === '*' && glob[i + 1] === '*') {
-      source += glob[i + 2] === '/' ? '(?:.*/)?' : '.*';
-      i += glob[i + 2] === '/' ? 2 : 1;
-    } else if (c === '*') source += '[^/]*';
-    else if (c === '?') source += '[^/]';
-    else source += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-  }
-  return new RegExp(`^${source}$`);
-}
 
 /** Bounds on one workspace walk: a link to / or a huge tree must not stall a heartbeat. */
 const maxDepth = 12;
@@ -147,7 +133,6 @@ export function parseTasks(text: string, file: string, mtime: number): Task[] {
       priority: priorityByEmoji.find(([emoji]) => body.includes(emoji))?.[1] ?? 'normal',
       dependsOn: deps ? deps.split(',').map((d) => d.trim()) : [],
       updatedAt: mtime,
-      url: null,
     });
   }
   return tasks;

@@ -1,30 +1,10 @@
 // Multica issues: one unfiltered, paged `issue list` per workspace serves every agent.
 import { describeFailure } from '../proc.js';
 import type { ProcessRunner } from '../process/runner.js';
-import { SourceError } from '../cache/cache.js';
+import { SourceError } from '../errors.js';
 import type { PriorityName } from '../priority.js';
-import type { Task, TaskStatus } from './types.js';
+import type { MulticaAgent, MulticaIssue, Task, TaskStatus } from './types.js';
 import { checkAgent, checkIssue, checkRecords, emptyChecked, isRecord, type Checked } from './validate.js';
-
-export interface MulticaIssue {
-  id: string;
-  identifier?: string;
-  title: string;
-  status: string;
-  status_category?: string | null;
-  priority?: string | null;
-  assignee_id?: string | null;
-  assignee_type?: string | null;
-  updated_at?: string | null;
-  last_activity_at?: string | null;
-}
-
-export interface MulticaAgent {
-  id: string;
-  name: string;
-  model?: string | null;
-  archived_at?: string | null;
-}
 
 const pageSize = 100;
 /**
@@ -153,7 +133,6 @@ export function issueToTask(issue: MulticaIssue): Task | undefined {
     priority: priorities.get(issue.priority ?? 'none') ?? 'normal',
     dependsOn: [],
     updatedAt: Number.isFinite(updated) ? updated : 0,
-    url: null,
   };
 }
 

@@ -13,7 +13,6 @@ export interface Task {
   dependsOn: string[];
   /** Last progress signal, epoch ms. */
   updatedAt: number;
-  url: string | null;
 }
 
 export interface SourceReport {
@@ -29,4 +28,41 @@ export interface SourceReport {
   known: Record<string, TaskStatus>;
   /** Data problems that did not stop the source: skipped malformed records, unreadable docs. */
   warnings?: string[];
+}
+
+// The records claw reads from each source, as sources/validate.ts checks them.
+
+export interface MulticaIssue {
+  id: string;
+  identifier?: string;
+  title: string;
+  status: string;
+  status_category?: string | null;
+  priority?: string | null;
+  assignee_id?: string | null;
+  assignee_type?: string | null;
+  updated_at?: string | null;
+  last_activity_at?: string | null;
+}
+
+export interface MulticaAgent {
+  id: string;
+  name: string;
+  model?: string | null;
+  archived_at?: string | null;
+}
+
+export interface WorkboardCard {
+  id: string;
+  title: string;
+  status: string;
+  priority?: string | null;
+  agentId?: string | null;
+  updatedAt?: number | null;
+  execution?: { updatedAt?: number | null } | null;
+  metadata?: {
+    archivedAt?: number | null;
+    links?: { type: string; targetCardId: string }[];
+    claim?: { lastHeartbeatAt?: number | null } | null;
+  } | null;
 }

@@ -2,9 +2,8 @@
 // warning that names it, the good ones are kept; a document that is wrong as a whole is a SourceError
 // (the source is unavailable, stale-if-error serves the last good value). Only the fields claw reads
 // are kept, cleaned and bounded, so the shared cache never holds a bad or oversized value.
-import { SourceError } from '../cache/cache.js';
-import type { MulticaAgent, MulticaIssue } from './multica.js';
-import type { WorkboardCard } from './workboard.js';
+import { SourceError } from '../errors.js';
+import type { MulticaAgent, MulticaIssue, WorkboardCard } from './types.js';
 import { cleanText, maxIdLength, maxTitleLength } from './text.js';
 
 /** A source's records as cached: the good ones, and what was skipped. */

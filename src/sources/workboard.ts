@@ -1,26 +1,11 @@
 // WorkBoard cards: `openclaw workboard list --json` (the bundled workboard plugin), one call for all agents.
 import { describeFailure } from '../proc.js';
 import type { ProcessRunner } from '../process/runner.js';
-import { SourceError } from '../cache/cache.js';
+import { SourceError } from '../errors.js';
 import type { PriorityName } from '../priority.js';
-import type { Task, TaskStatus } from './types.js';
+import type { Task, TaskStatus, WorkboardCard } from './types.js';
 import { checkCard, checkRecords, isRecord, type Checked } from './validate.js';
 import { cardsFromDatabase, type WorkboardRead } from './workboard-db.js';
-
-export interface WorkboardCard {
-  id: string;
-  title: string;
-  status: string;
-  priority?: string | null;
-  agentId?: string | null;
-  updatedAt?: number | null;
-  execution?: { updatedAt?: number | null } | null;
-  metadata?: {
-    archivedAt?: number | null;
-    links?: { type: string; targetCardId: string }[];
-    claim?: { lastHeartbeatAt?: number | null } | null;
-  } | null;
-}
 
 export async function listCards(runner: ProcessRunner, board: string | undefined, env: NodeJS.ProcessEnv, timeoutMs: number, read: WorkboardRead = 'auto'): Promise<Checked<WorkboardCard>> {
   // The plugin's database when its schema is one claw knows (milliseconds, not a 7-15 s CLI start).
@@ -89,7 +74,6 @@ export function cardToTask(card: WorkboardCard): Task | undefined {
     priority: priorities.get(card.priority ?? 'normal') ?? 'normal',
     dependsOn: links.filter((l) => l.type === 'blocked_by' || l.type === 'parent').map((l) => l.targetCardId),
     updatedAt: progressOf(card),
-    url: null,
   };
 }
 

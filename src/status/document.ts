@@ -42,7 +42,7 @@ export async function statusDocument(store: Store, config: ClawConfig, inputs: S
   // modules (and cron-parser) are never loaded.
   const wanted = existsSync(dir) || inputs.heartbeatsDirFlag || inputs.env.CLAW_HEARTBEATS_DIR;
   const [roster, health, book] = wanted
-    ? await Promise.all([import('../config/roster.js'), import('../heartbeat/health.js'), import('../heartbeat/schedule-book.js')])
+    ? await Promise.all([import('../config/roster.js'), import('../heartbeat/health.js'), import('../cron/schedule-book.js')])
     : [];
   const schedules = book ? await book.readScheduleBook(store) : undefined;
   const agents = roster && schedules ? (await roster.loadRoster(dir, schedules, inputs.now())).agents : undefined;

@@ -69,10 +69,7 @@ export function timeline(stored: StoredClock, local: LocalClock): { now: number;
   return { now, anchor: { boot: local.boot, mono: local.mono, base: now } };
 }
 
-/** Milliseconds of the host's monotonic clock (CLOCK_MONOTONIC on Linux: the same for every process). */
-export function monotonicMs(): number {
-  return Number(process.hrtime.bigint() / 1_000_000n);
-}
+export { monotonicMs } from '../host.js';
 
 let bootKey: number | undefined;
 

@@ -3,7 +3,7 @@
 import Redis from 'ioredis';
 import { StoreUnreachableError, UnavailableError } from '../errors.js';
 import { effectiveWindow } from '../limiter/admission.js';
-import type { Gateway } from '../limiter/gateways.js';
+import type { Gateway } from '../limiter/types.js';
 import { priorities } from '../priority.js';
 import * as scripts from './redis-scripts.js';
 import { redactStoreUrl as redactUrl } from '../redact.js';

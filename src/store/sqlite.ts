@@ -4,7 +4,7 @@ import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClawError, UnavailableError } from '../errors.js';
 import { decide, effectiveWindow } from '../limiter/admission.js';
-import type { Gateway } from '../limiter/gateways.js';
+import type { Gateway } from '../limiter/types.js';
 import { priorities } from '../priority.js';
 import { openDatabase, storeFault, type SqliteConnection, type SqliteStatement } from './sqlite-driver.js';
 import type { AdmitRequest, AdmitResult, BlockInfo, CacheEntry, GatewayState, RunRecord, Store } from './types.js';
@@ -18,6 +18,7 @@ import { currentBoot, monotonicMs, timeline } from './clock.js';
 // idempotent: an older claw that sets user_version back to 1 is harmless.
 const schemaVersion = 2;
 const blockColumns: [string, string][] = [['reason', 'text'], ['origin', 'text'], ['message', 'text'], ['set_at', 'integer']];
+// waiters.pid is no longer written or read (nullable); it stays so a state file an older claw shares still opens.
 const schema = `
 create table if not exists meta (key text primary key, value integer not null);
 create table if not exists admissions (id text primary key, gateway text not null, at integer not null, priority integer not null);
@@ -274,9 +275,9 @@ export class SqliteStore implements Store {
       }
       if (request.queue) {
         this.stmt(
-          `insert into waiters (id, gateway, priority, lease_until, pid) values (?, ?, ?, ?, ?)
+          `insert into waiters (id, gateway, priority, lease_until) values (?, ?, ?, ?)
            on conflict (id) do update set lease_until = excluded.lease_until`,
-        ).run(waiterId, gateway.name, priority, now + request.leaseMs, process.pid);
+        ).run(waiterId, gateway.name, priority, now + request.leaseMs);
       }
       const { admit: _admit, ...rest } = decision;
       return { admitted: false, now, ahead: ahead.n, ...rest };

@@ -1,7 +1,7 @@
 // Where shared state lives. Every method is one atomic step in the store, so separate
 // processes (and, with Redis, separate hosts) see one limit, one queue and one cache.
 import type { Decision } from '../limiter/admission.js';
-import type { Gateway } from '../limiter/gateways.js';
+import type { Gateway, WaitBucketCounter } from '../limiter/types.js';
 import type { PriorityName, PriorityRank } from '../priority.js';
 
 export interface AdmitRequest {
@@ -19,7 +19,19 @@ export type AdmitResult =
   | { admitted: true; admissionId: string; now: number }
   | ({ admitted: false; now: number; ahead: number } & Omit<Extract<Decision, { admit: false }>, 'admit'>);
 
-export type CounterName = 'admitted' | 'fallbacks' | 'dropped' | 'rateLimited' | 'retries' | 'cacheHits' | 'cacheMisses' | 'cacheStale';
+export type CounterName =
+  | 'admitted'
+  | 'fallbacks'
+  | 'dropped'
+  | 'rateLimited'
+  | 'retries'
+  | 'cacheHits'
+  | 'cacheMisses'
+  | 'cacheStale'
+  | WaitBucketCounter
+  /** Tokens a proxied gateway's replies reported, in all and per agent. */
+  | `tokens_${'prompt' | 'completion'}`
+  | `tokens_${'prompt' | 'completion'}@${string}`;
 
 export type BlockReason = 'rate_limited' | 'quota';
 
@@ -73,14 +85,16 @@ export interface RunRecord {
   detail: unknown;
 }
 
-export interface Store {
-  readonly kind: 'sqlite' | 'redis';
-  /** Where the state is, safe to print (no secrets). */
-  readonly location: string;
-  /** Set when this is a fallback: why, and what that means for the limit. */
-  readonly note?: string;
-  /** The store's clock: never goes backwards and never stands still, whatever the local clock does. */
+// The store by concern, so code takes (and a test fakes) only the part it uses. SqliteStore and
+// RedisStore implement all of it: Store.
+
+/** The store's clock: never goes backwards and never stands still, whatever the local clock does. */
+export interface StoreClock {
   now(): Promise<number>;
+}
+
+/** The shared limit: admissions, the waiting queue and blocks, per gateway. */
+export interface LimitStore extends StoreClock {
   admit(request: AdmitRequest): Promise<AdmitResult>;
   /** Restarts an admission's window at the moment its request is actually sent. */
   markSent(gateway: Gateway, admissionId: string): Promise<void>;
@@ -93,34 +107,50 @@ export interface Store {
   blockUntil(gateway: string, until: number, info?: BlockInfo): Promise<void>;
   /** Removes the gateway's block; true when one was in force. */
   clearBlock(gateway: string): Promise<boolean>;
-  count(scope: string, counter: CounterName | string, by?: number): Promise<void>;
   gatewayState(gateway: Gateway): Promise<GatewayState>;
-  counters(scope: string): Promise<Record<string, number>>;
   /** Gateways the store has seen traffic for. */
   knownGateways(): Promise<string[]>;
+}
+
+export interface CounterStore {
+  count(scope: string, counter: CounterName, by?: number): Promise<void>;
+  counters(scope: string): Promise<Record<string, number>>;
+}
+
+export interface CacheStore extends StoreClock {
   /** The entry with the store's clock at the read, so freshness is judged by one clock. */
   cacheGet(key: string): Promise<(CacheEntry & { now: number }) | undefined>;
   /** Stores at the store's clock: fresh for `ttlMs`, kept (for stale-if-error) for `keepMs`. Returns storedAt. */
   cacheSet(entry: { key: string; category: string; value: string; ttlMs: number; keepMs: number }): Promise<number>;
   cacheClear(category?: string): Promise<number>;
   cacheEntries(): Promise<Omit<CacheEntry, 'value'>[]>;
+}
+
+export interface LeaseStore {
   /** Takes the named lease if it is free, expired or already ours. */
   acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean>;
   releaseLease(name: string, owner: string): Promise<void>;
   /** Who holds the named lease and until when, if anyone does. */
   leaseHolder(name: string): Promise<{ owner: string; expiresAt: number } | undefined>;
-  /** Long-lived state documents (per-agent task memory): no TTL, not touched by `cache clear`. */
-  stateGet(key: string): Promise<string | undefined>;
-  stateSet(key: string, value: string): Promise<void>;
-  saveRun(run: RunRecord): Promise<void>;
-  lastRuns(limitPerAgent: number): Promise<RunRecord[]>;
-  close(): Promise<void>;
 }
 
-/** Wait-time histogram buckets (upper bounds in ms) kept as counters `wait_le_<ms>`. */
-export const waitBuckets = [0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 30_000, 60_000, 120_000, 300_000, 600_000, Infinity];
+/** Long-lived state documents (per-agent task memory): no TTL, not touched by `cache clear`. */
+export interface StateStore {
+  stateGet(key: string): Promise<string | undefined>;
+  stateSet(key: string, value: string): Promise<void>;
+}
 
-export function waitBucketName(ms: number): string {
-  const bound = waitBuckets.find((b) => ms <= b)!;
-  return `wait_le_${bound === Infinity ? 'inf' : bound}`;
+/** Heartbeat runs, for `claw status`. */
+export interface RunStore {
+  saveRun(run: RunRecord): Promise<void>;
+  lastRuns(limitPerAgent: number): Promise<RunRecord[]>;
+}
+
+export interface Store extends LimitStore, CounterStore, CacheStore, LeaseStore, StateStore, RunStore {
+  readonly kind: 'sqlite' | 'redis';
+  /** Where the state is, safe to print (no secrets). */
+  readonly location: string;
+  /** Set when this is a fallback: why, and what that means for the limit. */
+  readonly note?: string;
+  close(): Promise<void>;
 }

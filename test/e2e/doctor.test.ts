@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { repoRoot, runClaw, type Result } from '../helpers/claw';
 import { fleet, type Fleet } from '../helpers/fleet';
 import { freePort, redisAvailable, redisServer, type RedisServer } from '../helpers/redis';
-import { hostTimeZone } from '../../src/heartbeat/cron';
+import { hostTimeZone } from '../../src/cron/crontab';
 
 const apiKey = 'nvapi-doctor-test-secret-0123456789';
 const fakes = join(repoRoot, 'test', 'fakes');

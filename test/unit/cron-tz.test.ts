@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CronExpressionParser } from 'cron-parser';
 import { describe, expect, it } from 'vitest';
-import { crontabSyntaxProblem, hostSchedule, onCalendar } from '../../src/config/cron';
-import { cronCommand, cronPath, detectCron, envLine, hostTimeZone, type CronHost, type FileProbe } from '../../src/heartbeat/cron';
+import { crontabSyntaxProblem, hostSchedule, onCalendar } from '../../src/cron/schedule';
+import { cronCommand, cronPath, detectCron, envLine, hostTimeZone, type CronHost, type FileProbe } from '../../src/cron/crontab';
 
 const now = Date.parse('2026-11-26T03:07:00Z');
 

@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { globToRegExp, parseTasks } from '../../src/sources/docs';
+import { parseTasks } from '../../src/sources/docs';
+import { globToRegExp } from '../../src/glob';
 import { cardToTask } from '../../src/sources/workboard';
 import { issueToTask, multicaAgentFor, multicaEnv } from '../../src/sources/multica';
-import { dispatchPriority, emptyMemory, evaluate } from '../../src/heartbeat/evaluate';
-import { crontabBlock, replaceBlock, blockStart, blockEnd } from '../../src/heartbeat/cron';
-import { fillTemplate, splayDelay } from '../../src/heartbeat/run';
+import { countRounds, dispatchPriority, emptyMemory, evaluate } from '../../src/heartbeat/evaluate';
+import { crontabBlock, replaceBlock, blockStart, blockEnd } from '../../src/cron/crontab';
+import { fillTemplate } from '../../src/heartbeat/dispatch';
+import { splayDelay } from '../../src/heartbeat/run';
 import type { Task } from '../../src/sources/types';
 
 describe('todo docs (Obsidian Tasks syntax)', () => {
@@ -64,7 +66,7 @@ describe('sources to one task shape', () => {
   });
 });
 
-const task = (fields: Partial<Task>): Task => ({ source: 'docs', id: 'a', title: 'A', status: 'todo', priority: 'normal', dependsOn: [], updatedAt: 0, url: null, ...fields });
+const task = (fields: Partial<Task>): Task => ({ source: 'docs', id: 'a', title: 'A', status: 'todo', priority: 'normal', dependsOn: [], updatedAt: 0, ...fields });
 
 describe('evaluate', () => {
   it('claims only tasks whose dependencies are done, known across sources', () => {
@@ -92,6 +94,25 @@ describe('evaluate', () => {
     expect(dispatchPriority(3, views(['low', 'high']))).toBe(2);
     expect(dispatchPriority(2, views(['low']))).toBe(2);
     expect(dispatchPriority(4, views([]))).toBe(4);
+  });
+
+  it('counts a round per dispatched task: warns once at warnAt, pauses at maxRounds, and marks a recovery', () => {
+    const limits = { maxRounds: 3, warnAt: 0.6 };
+    let memory = emptyMemory();
+    const warnings: string[][] = [];
+    for (let run = 0; run < 4; run++) {
+      const e = evaluate([task({ id: 'a' })], memory, { now: 0, stallAfterMs: 1000, known: {} });
+      warnings.push(countRounds(e, e.claimable, limits));
+      memory = e.memory;
+    }
+    expect(warnings).toEqual([[], ['docs:a has had 2 of 3 rounds'], ['docs:a reached 3 rounds and is paused'], []]);
+    expect(memory.tasks['docs:a']).toMatchObject({ rounds: 3, paused: true, warned: true });
+    const stalled = task({ id: 's', status: 'in_progress', updatedAt: 7 });
+    const once = evaluate([stalled], emptyMemory(), { now: 5000, stallAfterMs: 1000, known: {} });
+    const twice = evaluate([stalled], once.memory, { now: 6000, stallAfterMs: 1000, known: {} });
+    countRounds(twice, twice.recover, limits);
+    expect(twice.memory.tasks['docs:s']!.recoveredMark).toBe(7);
+    expect(evaluate([stalled], twice.memory, { now: 7000, stallAfterMs: 1000, known: {} }).recover).toEqual([]);
   });
 });
 

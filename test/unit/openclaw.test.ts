@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { failureReason } from '../../src/proc';
 import { cardStatuses, cardToTask, tasksForAgent } from '../../src/sources/workboard';
 import { cardsKey } from '../../src/heartbeat/gather';
-import { innerTimeoutSeconds } from '../../src/heartbeat/run';
+import { innerTimeoutSeconds } from '../../src/heartbeat/dispatch';
 import { defaultDispatch } from '../../src/config/roster';
 
 // Verbatim from the reference (openclaw 2026.9.6).

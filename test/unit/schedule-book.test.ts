@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { checkSchedules, pairKey, readScheduleBook, saveScheduleBook, ticksNear } from '../../src/heartbeat/schedule-book';
-import type { Store } from '../../src/store/types';
+import { checkSchedules, pairKey, readScheduleBook, saveScheduleBook, ticksNear } from '../../src/cron/schedule-book';
+import type { StateStore } from '../../src/store/types';
 
-function memoryStore(): Store {
+function memoryStore(): StateStore {
   const state = new Map<string, string>();
-  return { stateGet: async (k: string) => state.get(k), stateSet: async (k: string, v: string) => void state.set(k, v) } as unknown as Store;
+  return { stateGet: async (k: string) => state.get(k), stateSet: async (k: string, v: string) => void state.set(k, v) };
 }
 
 const at = Date.parse('2026-11-26T03:07:00Z');

@@ -9,7 +9,7 @@ import { issueToTask, multicaAgentFor, pageIssues, tasksForAgent as issueTasks }
 import { cleanText } from '../../src/sources/text';
 import { cachedCards, cachedIssues, checkAgent, checkCard, checkIssue, checkRecords, skippedWarning } from '../../src/sources/validate';
 import { dispatchPriority, emptyMemory, evaluate } from '../../src/heartbeat/evaluate';
-import { dispatchMessage, fillTemplate } from '../../src/heartbeat/run';
+import { dispatchMessage, fillTemplate } from '../../src/heartbeat/dispatch';
 import { parsePriority } from '../../src/priority';
 import type { Task } from '../../src/sources/types';
 import type { AgentSpec } from '../../src/config/roster';
@@ -90,7 +90,7 @@ describe('one malformed record never breaks a source', () => {
   });
 
   it('a dependency named "constructor" is not found on Object.prototype', () => {
-    const task: Task = { source: 'workboard', id: 't', title: 't', status: 'todo', priority: 'normal', dependsOn: ['constructor'], updatedAt: 0, url: null };
+    const task: Task = { source: 'workboard', id: 't', title: 't', status: 'todo', priority: 'normal', dependsOn: ['constructor'], updatedAt: 0 };
     const e = evaluate([task], emptyMemory(), { now: 0, stallAfterMs: 1, known: { workboard: {} } });
     expect(e.blocked.map((b) => b.waitingOn)).toEqual([['constructor']]);
   });
@@ -208,7 +208,7 @@ describe('evaluation is linear in tasks', () => {
     return { tasks: proxy, reads: () => reads };
   }
   const docsTasks = (n: number): Task[] =>
-    Array.from({ length: n }, (_, i) => ({ source: 'docs', id: `t${i}`, title: `t${i}`, status: i % 2 ? 'todo' : 'done', priority: 'normal', dependsOn: [`t${n - 1 - i}`, `t${(i * 7) % n}`], updatedAt: 0, url: null }) as Task);
+    Array.from({ length: n }, (_, i) => ({ source: 'docs', id: `t${i}`, title: `t${i}`, status: i % 2 ? 'todo' : 'done', priority: 'normal', dependsOn: [`t${n - 1 - i}`, `t${(i * 7) % n}`], updatedAt: 0 }) as Task);
 
   it('reads each task a bounded number of times, however many tasks depend on others', () => {
     for (const n of [300, 3000]) {

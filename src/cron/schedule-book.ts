@@ -1,7 +1,7 @@
 // The schedule book: each (schedule, tz) pair of the roster, checked once with cron-parser, and its
 // ticks around now, kept in the store. A heartbeat or status whose pairs are in the book needs
 // neither cron-parser nor the time-zone data, which would cost every cron start ~40 ms.
-import type { Store } from '../store/types.js';
+import type { StateStore } from '../store/types.js';
 
 const bookKey = 'schedules';
 /** How far ahead ticks are worked out each time the book is written. */
@@ -14,12 +14,12 @@ export interface ScheduleBook {
 
 export const pairKey = (schedule: string, tz: string) => `${tz} ${schedule}`;
 
-export async function readScheduleBook(store: Store): Promise<ScheduleBook> {
+export async function readScheduleBook(store: StateStore): Promise<ScheduleBook> {
   const text = await store.stateGet(bookKey);
   return { pairs: text ? (JSON.parse(text) as Record<string, number[]>) : {}, changed: false };
 }
 
-export async function saveScheduleBook(store: Store, book: ScheduleBook): Promise<void> {
+export async function saveScheduleBook(store: StateStore, book: ScheduleBook): Promise<void> {
   if (book.changed) await store.stateSet(bookKey, JSON.stringify(book.pairs));
 }
 
@@ -31,7 +31,7 @@ export async function checkSchedules(
 ): Promise<void> {
   const unknown = entries.filter((e) => !book.pairs[pairKey(e.schedule, e.tz)]);
   if (unknown.length === 0) return;
-  const cron = await import('../config/cron.js');
+  const cron = await import('./schedule.js');
   for (const entry of unknown) {
     const tzProblem = cron.timeZoneProblem(entry.tz);
     if (tzProblem) entry.fail('tz', tzProblem);
@@ -47,7 +47,7 @@ export async function ticksNear(book: ScheduleBook, schedule: string, tz: string
   const key = pairKey(schedule, tz);
   let ticks = book.pairs[key];
   if (!ticks || ticks.length < 3 || ticks[1]! > now || ticks.at(-1)! <= now) {
-    const cron = await import('../config/cron.js');
+    const cron = await import('./schedule.js');
     ticks = cron.ticksAround(schedule, tz, now, now + horizonMs);
     book.pairs[key] = ticks;
     book.changed = true;

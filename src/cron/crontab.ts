@@ -6,6 +6,7 @@ import { accessSync, closeSync, constants, openSync, readdirSync, readFileSync, 
 import { delimiter, dirname, join } from 'node:path';
 import { ConfigError, UnavailableError } from '../errors.js';
 import type { Roster } from '../config/roster.js';
+import { shellQuote } from '../shell-quote.js';
 
 export const blockStart = '# >>> claw heartbeats (managed by `claw cron install`; edits inside this block are replaced) >>>';
 export const blockEnd = '# <<< claw heartbeats <<<';
@@ -13,7 +14,7 @@ export const blockEnd = '# <<< claw heartbeats <<<';
 /** What cron does with a CRON_TZ line. */
 export type CronKind = 'honours-tz' | 'ignores-tz';
 
-/** An agent's line for a cron that ignores CRON_TZ (from hostSchedule in config/cron.ts). */
+/** An agent's line for a cron that ignores CRON_TZ (from hostSchedule in cron/schedule.ts). */
 export type HostLine = { kind: 'same'; schedule: string } | { kind: 'translated'; schedule: string; why: string } | { kind: 'refused'; reason: string };
 
 export interface CrontabOptions {
@@ -28,16 +29,11 @@ export interface CrontabOptions {
   hostTz: string;
   /** For a cron that ignores CRON_TZ: each (schedule, tz) pair's line in the host's zone, by pairKey. */
   hostLines?: Map<string, HostLine>;
-  pollSchedule?: string;
 }
 
 /** Vixie cron reads an env line into a 1000-byte buffer and a command into another. */
 const maxLine = 999;
 
-/** Quoted for /bin/sh, which runs the command part of a crontab line. */
-export function shQuote(arg: string): string {
-  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
-}
 
 /**
  * The command part of a crontab line: each word quoted for sh, and `%` (which cron turns into a
@@ -49,7 +45,7 @@ export function cronCommand(words: string[]): string {
     if (/[\n\r\0]/.test(word)) throw new ConfigError(`cannot put ${JSON.stringify(word)} in a crontab line: it contains a newline; use a path without one`);
     if (word.includes('\\%')) throw new ConfigError(`cannot put ${JSON.stringify(word)} in a crontab line: cron reads "\\%" as an escape; use a path without "\\%"`);
   }
-  return words.map(shQuote).join(' ').replace(/%/g, '\\%');
+  return words.map(shellQuote).join(' ').replace(/%/g, '\\%');
 }
 
 /**
@@ -78,7 +74,7 @@ export function crontabBlock(roster: Roster, options: CrontabOptions): string {
     return line;
   };
   // The poll line is the same at every instant in every zone.
-  lines.push(job(options.pollSchedule ?? '*/5 * * * *', ['poll'], 'poll.log'));
+  lines.push(job('*/5 * * * *', ['poll'], 'poll.log'));
   const zones = [...new Set(roster.agents.map((a) => a.tz))];
   if (options.cron === 'honours-tz') {
     // CRON_TZ applies to the lines after it: group the agents by time zone.

@@ -1,8 +1,8 @@
-// Parsers for option values shared by commands: each refuses bad input with one line (exit 64).
+// Options and parsers for option values shared by commands: each refuses bad input with one line (exit 64).
 import { Option } from 'commander';
-import { UsageError } from '../errors.js';
-import { parseDuration } from '../duration.js';
-import { parsePriority, type PriorityRank } from '../priority.js';
+import { UsageError } from '../../errors.js';
+import { parseDuration } from '../../duration.js';
+import { parsePriority, type PriorityRank } from '../../priority.js';
 
 export function durationOption(flag: string, text: string): number {
   const ms = parseDuration(text);
@@ -19,6 +19,10 @@ export function priorityOption(text: string): PriorityRank {
 export function countOption(flag: string, text: string): number {
   if (!/^\d+$/.test(text.trim())) throw new UsageError(`${flag}: "${text}" is not a whole number >= 0`);
   return Number(text);
+}
+
+export function heartbeatsDirOption(): Option {
+  return new Option('--heartbeats-dir <dir>', 'the roster (default: CLAW_HEARTBEATS_DIR, the heartbeatsDir config key, else ./heartbeats)');
 }
 
 export function stateDirOption(): Option {

@@ -1,0 +1,14 @@
+// An agent's memory in the store (rounds, stalls, escalations sent), read the same way by the
+// heartbeat, `claw poll` and `claw status`.
+import type { StateStore } from '../store/types.js';
+import { emptyMemory, type AgentMemory } from './evaluate.js';
+import { memoryKey } from './keys.js';
+
+export async function readMemory(store: StateStore, agentId: string): Promise<AgentMemory> {
+  const stored = await store.stateGet(memoryKey(agentId));
+  return stored ? (JSON.parse(stored) as AgentMemory) : emptyMemory();
+}
+
+export async function writeMemory(store: StateStore, agentId: string, memory: AgentMemory): Promise<void> {
+  await store.stateSet(memoryKey(agentId), JSON.stringify(memory));
+}

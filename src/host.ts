@@ -1,0 +1,27 @@
+// Who this process is and where it runs: its pid, the platform and Node version, the host's
+// monotonic clock, and whether another pid is alive. The one core module that reads the global
+// `process`; the rest of core imports these (or is handed env, clock and IO by its command), so what
+// core takes from the running process is listed here and nowhere else.
+
+/** This process's pid: part of a lease owner (`<host>:<pid>`) and of unique ids. */
+export const ownPid: number = process.pid;
+
+export const nodeVersion: string = process.version;
+
+/** Linux: /proc answers which file a descriptor is and when a process started. */
+export const onLinux: boolean = process.platform === 'linux';
+
+/** Milliseconds of the host's monotonic clock (CLOCK_MONOTONIC on Linux: the same for every process). */
+export function monotonicMs(): number {
+  return Number(process.hrtime.bigint() / 1_000_000n);
+}
+
+/** Whether a process with this pid exists on this host (signal 0; EPERM: it exists, owned by another user). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
