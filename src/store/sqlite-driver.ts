@@ -436,11 +436,13 @@ class JournalGuard {
    * holds open, that process writes through deleted files: opening now would make new ones and
    * split the store. A live WAL connection always has both files, and one that is opening makes
    * them within a moment; the last process to close holds it while it checkpoints and removes
-   * them, which under load can take a while: so only what lasts ~1.3 s of looks counts.
+   * them, which under load can take a while: so only what lasts ~5 s of looks counts.
    */
   refuseIfSplit(othersHoldDatabase: () => boolean): void {
-    // Waits between looks: 0, 10, 20, 40 ... 640 ms (~1.3 s in all), paid only while it looks split.
-    for (let look = 0, waitMs = 10; look < 8; look++, waitMs *= 2) {
+    // Waits between looks: 0, 5, 10, 20 ... 2560 ms (~5 s in all), paid only while it looks split. The
+    // usual holder is the last process closing the store (it checkpoints, deletes its -wal/-shm, then
+    // lets go), which a loaded machine can stretch past a second (CI saw a false refusal at ~1.3 s).
+    for (let look = 0, waitMs = 10; look < 11; look++, waitMs *= 2) {
       if (look > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, waitMs / 2);
       if (statOrUndefined(`${this.file}-wal`) || statOrUndefined(`${this.file}-shm`)) return;
       if (!isWalDatabase(this.file) || !othersHoldDatabase()) return;
