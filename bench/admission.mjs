@@ -1,0 +1,126 @@
+// The admission benchmark (called by bench/run.mjs; alone: node bench/admission.mjs):
+// - the latency of one admission decision with a FULL window at limit 40 and at limit 10,000 (the
+//   worst case: what every waiting process repeats every 50-500 ms), on both stores;
+// - admissions/s with 1 and 8 processes on both stores, and their latency (8 = contended).
+// Everything in one run on this machine: compare the ratios, not the absolute figures.
+import { build } from 'esbuild';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+const f = (n) => n.toFixed(2);
+
+async function bundleWorker(root, work) {
+  const worker = join(work, 'admission-worker.cjs');
+  await build({
+    entryPoints: [join(root, 'bench/admission-worker.ts')],
+    outfile: worker,
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20',
+    define: { 'import.meta.url': '__clawModuleUrl' },
+    banner: { js: `const __clawModuleUrl = ${JSON.stringify(`file://${join(root, 'dist', 'cli.cjs')}`)};` },
+    logLevel: 'warning',
+  });
+  return worker;
+}
+
+function runWorker(worker, args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [worker, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`admission worker ${args[0]} exited ${code}`))));
+  });
+}
+
+/** A redis-server of our own on a free port, when one is installed. */
+async function startRedis() {
+  if (spawnSync('redis-server', ['--version']).status !== 0) return undefined;
+  const probe = createServer();
+  await new Promise((r) => probe.listen(0, '127.0.0.1', r));
+  const { port } = probe.address();
+  await new Promise((r) => probe.close(r));
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  for (let i = 0; i < 100; i++) {
+    if (spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' }).stdout.trim() === 'PONG') break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { url: `redis://127.0.0.1:${port}`, stop: () => child.kill('SIGTERM') };
+}
+
+let runs = 0;
+const stateOf = (work, target) => target ?? join(work, `state-${++runs}`);
+const prefixOf = () => `bench:${++runs}:${Date.now()}:`;
+
+/** p50/p95 of a full window's decision at each limit; rounds alternate so load drift hits both. */
+async function fullWindowLatency(worker, work, target, limits, rounds = 3, samples = 1000) {
+  const all = Object.fromEntries(limits.map((l) => [l, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (const limit of limits) {
+      const { latencies } = await runWorker(worker, ['latency', stateOf(work, target), String(limit), String(samples), prefixOf()]);
+      all[limit].push(...latencies);
+    }
+  }
+  return Object.fromEntries(
+    limits.map((l) => {
+      const sorted = all[l].sort((a, b) => a - b);
+      return [l, { p50: +f(quantile(sorted, 0.5)), p95: +f(quantile(sorted, 0.95)) }];
+    }),
+  );
+}
+
+async function throughput(worker, work, target, processes, durationMs = 3000) {
+  const state = stateOf(work, target);
+  const prefix = prefixOf();
+  const startAt = Date.now() + 1500;
+  const results = await Promise.all(
+    Array.from({ length: processes }, () => runWorker(worker, ['throughput', state, String(durationMs), String(startAt), prefix])),
+  );
+  const latencies = results.flatMap((r) => r.latencies).sort((a, b) => a - b);
+  const admitted = results.reduce((sum, r) => sum + r.admitted, 0);
+  return { admissionsPerSecond: Math.round(admitted / (durationMs / 1000)), p50: +f(quantile(latencies, 0.5)), p95: +f(quantile(latencies, 0.95)) };
+}
+
+async function storeFigures(worker, work, target) {
+  const full = await fullWindowLatency(worker, work, target, [40, 10_000]);
+  const one = await throughput(worker, work, target, 1);
+  const eight = await throughput(worker, work, target, 8);
+  return { fullWindowLatencyMs: { limit40: full[40], limit10000: full[10_000], p50Ratio: +f(full[10_000].p50 / full[40].p50) }, one, eight };
+}
+
+export async function benchAdmission(root) {
+  const work = mkdtempSync(join(tmpdir(), 'claw-bench-admission-'));
+  try {
+    const worker = await bundleWorker(root, work);
+    const sqlite = await storeFigures(worker, work);
+    const redis = await startRedis();
+    let redisFigures;
+    try {
+      redisFigures = redis ? await storeFigures(worker, work, redis.url) : 'redis-server not installed';
+    } finally {
+      redis?.stop();
+    }
+    const report = { sqlite, redis: redisFigures };
+    const lines = (name, s) => [
+      `  ${name} full-window decision    limit 40 p50 ${f(s.fullWindowLatencyMs.limit40.p50)} ms  p95 ${f(s.fullWindowLatencyMs.limit40.p95)} ms; ` +
+        `limit 10,000 p50 ${f(s.fullWindowLatencyMs.limit10000.p50)} ms  p95 ${f(s.fullWindowLatencyMs.limit10000.p95)} ms = ${f(s.fullWindowLatencyMs.p50Ratio)}x   (target <= 2x)`,
+      `  ${name} admissions/s            1 process: ${s.one.admissionsPerSecond} (p50 ${f(s.one.p50)} ms  p95 ${f(s.one.p95)} ms)   ` +
+        `8 processes: ${s.eight.admissionsPerSecond} (p50 ${f(s.eight.p50)} ms  p95 ${f(s.eight.p95)} ms)`,
+    ];
+    console.log('claw admission bench');
+    for (const line of lines('sqlite', sqlite)) console.log(line);
+    if (typeof redisFigures === 'object') for (const line of lines('redis ', redisFigures)) console.log(line);
+    console.log(`  targets: sqlite 8 processes >= 10000/s; redis 8 processes (contended) p50 <= 2 ms`);
+    console.log(JSON.stringify({ admission: report }));
+    return report;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await benchAdmission(new URL('..', import.meta.url).pathname);
