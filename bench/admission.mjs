@@ -6,12 +6,31 @@
 import { build } from 'esbuild';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 const f = (n) => n.toFixed(2);
+
+/** The store's `claw-better-sqlite3` (see build.mjs), with absolute paths: the worker runs from a temp dir. */
+function betterSqliteEntry(root) {
+  const fromRoot = createRequire(join(root, 'package.json'));
+  let contents = "throw Object.assign(new Error('better-sqlite3 is not installed'), { code: 'MODULE_NOT_FOUND' });";
+  try {
+    contents = `module.exports = { Database: require(${JSON.stringify(fromRoot.resolve('better-sqlite3'))}), nativeBinding: ${JSON.stringify(fromRoot.resolve('better-sqlite3/build/Release/better_sqlite3.node'))} };`;
+  } catch {
+    // not installed: the worker needs node:sqlite (Node 22/24)
+  }
+  return {
+    name: 'better-sqlite3-entry',
+    setup(b) {
+      b.onResolve({ filter: /^claw-better-sqlite3$/ }, () => ({ path: 'entry', namespace: 'claw-bsq' }));
+      b.onLoad({ filter: /.*/, namespace: 'claw-bsq' }, () => ({ contents, resolveDir: root, loader: 'js' }));
+    },
+  };
+}
 
 async function bundleWorker(root, work) {
   const worker = join(work, 'admission-worker.cjs');
@@ -24,14 +43,18 @@ async function bundleWorker(root, work) {
     target: 'node20',
     define: { 'import.meta.url': '__clawModuleUrl' },
     banner: { js: `const __clawModuleUrl = ${JSON.stringify(`file://${join(root, 'dist', 'cli.cjs')}`)};` },
+    plugins: [betterSqliteEntry(root)],
     logLevel: 'warning',
   });
   return worker;
 }
 
+// CLAW_BENCH_ADMISSION_NODE: run the workers on another Node (e.g. 24, where the store uses node:sqlite).
+const node = process.env.CLAW_BENCH_ADMISSION_NODE || process.execPath;
+
 function runWorker(worker, args) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [worker, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(node, [worker, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`admission worker ${args[0]} exited ${code}`))));
@@ -112,7 +135,7 @@ export async function benchAdmission(root) {
       `  ${name} admissions/s            1 process: ${s.one.admissionsPerSecond} (p50 ${f(s.one.p50)} ms  p95 ${f(s.one.p95)} ms)   ` +
         `8 processes: ${s.eight.admissionsPerSecond} (p50 ${f(s.eight.p50)} ms  p95 ${f(s.eight.p95)} ms)`,
     ];
-    console.log('claw admission bench');
+    console.log(`claw admission bench (workers on node ${spawnSync(node, ['-p', 'process.version'], { encoding: 'utf8' }).stdout.trim()})`);
     for (const line of lines('sqlite', sqlite)) console.log(line);
     if (typeof redisFigures === 'object') for (const line of lines('redis ', redisFigures)) console.log(line);
     console.log(`  targets: sqlite 8 processes >= 10000/s; redis 8 processes (contended) p50 <= 2 ms`);
