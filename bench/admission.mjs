@@ -120,11 +120,13 @@ export async function benchAdmission(root) {
   const work = mkdtempSync(join(tmpdir(), 'claw-bench-admission-'));
   try {
     const worker = await bundleWorker(root, work);
-    const sqlite = await storeFigures(worker, work);
-    const redis = await startRedis();
+    // CLAW_BENCH_ADMISSION_ONLY=sqlite|redis: one store only (while working on one).
+    const only = process.env.CLAW_BENCH_ADMISSION_ONLY;
+    const sqlite = only === 'redis' ? undefined : await storeFigures(worker, work);
+    const redis = only === 'sqlite' ? undefined : await startRedis();
     let redisFigures;
     try {
-      redisFigures = redis ? await storeFigures(worker, work, redis.url) : 'redis-server not installed';
+      redisFigures = redis ? await storeFigures(worker, work, redis.url) : only === 'sqlite' ? 'not measured' : 'redis-server not installed';
     } finally {
       redis?.stop();
     }
@@ -136,7 +138,7 @@ export async function benchAdmission(root) {
         `8 processes: ${s.eight.admissionsPerSecond} (p50 ${f(s.eight.p50)} ms  p95 ${f(s.eight.p95)} ms)`,
     ];
     console.log(`claw admission bench (workers on node ${spawnSync(node, ['-p', 'process.version'], { encoding: 'utf8' }).stdout.trim()})`);
-    for (const line of lines('sqlite', sqlite)) console.log(line);
+    if (sqlite) for (const line of lines('sqlite', sqlite)) console.log(line);
     if (typeof redisFigures === 'object') for (const line of lines('redis ', redisFigures)) console.log(line);
     console.log(`  targets: sqlite 8 processes >= 10000/s; redis 8 processes (contended) p50 <= 2 ms`);
     console.log(JSON.stringify({ admission: report }));

@@ -5,7 +5,6 @@ import { StoreUnreachableError, TempFailError } from '../errors.js';
 import { formatDuration } from '../duration.js';
 import { priorityName, type PriorityRank } from '../priority.js';
 import type { Store } from '../store/types.js';
-import { waitBucketName } from './types.js';
 import type { ClawConfig } from '../config/config.js';
 import { resolveGateway, type Gateway } from './gateways.js';
 
@@ -78,7 +77,8 @@ export async function acquire(store: Store, options: AcquireOptions): Promise<Ad
     }
     let result;
     try {
-      result = await store.admit({ gateway, priority, waiterId, leaseMs: waiterLeaseMs, queue: true });
+      // The wait so far goes with the request: an admission counts it in the same store step.
+      result = await store.admit({ gateway, priority, waiterId, leaseMs: waiterLeaseMs, queue: true, waitedMs: options.clock() - started });
     } catch (err) {
       // A store that went away (a Redis restart) is waited for like a full window; the waiter id
       // makes the retry find an admission the lost reply carried, so nothing is admitted twice.
@@ -90,11 +90,7 @@ export async function acquire(store: Store, options: AcquireOptions): Promise<Ad
       continue;
     }
     const waitedMs = options.clock() - started;
-    if (result.admitted) {
-      // Counting is bookkeeping: losing it to a store hiccup must not lose the admission.
-      await store.count(gateway.name, waitBucketName(waitedMs)).catch(() => undefined);
-      return { gateway, admissionId: result.admissionId, waitedMs };
-    }
+    if (result.admitted) return { gateway, admissionId: result.admissionId, waitedMs };
     const remaining = options.maxWaitMs === undefined ? Infinity : options.maxWaitMs - waitedMs;
     if (remaining <= 0 || (result.reason === 'blocked' && result.wakeAt - result.now > remaining)) {
       await store.leaveQueue(gateway.name, waiterId);

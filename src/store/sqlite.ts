@@ -3,8 +3,8 @@
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClawError, UnavailableError } from '../errors.js';
-import { decide, effectiveWindow } from '../limiter/admission.js';
-import type { Gateway } from '../limiter/types.js';
+import { decide, effectiveWindow, type AdmissionWindow } from '../limiter/admission.js';
+import { waitBucketName, type Gateway } from '../limiter/types.js';
 import { priorities } from '../priority.js';
 import { openDatabase, storeFault, type SqliteConnection, type SqliteStatement } from './sqlite-driver.js';
 import type { AdmitRequest, AdmitResult, BlockInfo, CacheEntry, GatewayState, RunRecord, Store } from './types.js';
@@ -16,7 +16,10 @@ import { currentBoot, monotonicMs, timeline } from './clock.js';
 // monotonic clock (meta clock_boot, clock_mono, clock_base); indexes for bounded growth (runs pruned
 // by time, lastRuns per agent). A version 1 store is upgraded in place, and the upgrade is
 // idempotent: an older claw that sets user_version back to 1 is harmless.
-const schemaVersion = 2;
+// 3: how many admissions each gateway holds, as meta 'admissions:<gateway>', kept by triggers (so
+// every writer, an older claw included, keeps it right) and recomputed by every upgrade. In meta
+// because every write rewrites meta's page anyway (the clock): the count costs no page of its own.
+const schemaVersion = 3;
 const blockColumns: [string, string][] = [['reason', 'text'], ['origin', 'text'], ['message', 'text'], ['set_at', 'integer']];
 // waiters.pid is no longer written or read (nullable); it stays so a state file an older claw shares still opens.
 const schema = `
@@ -36,11 +39,31 @@ create table if not exists runs (id integer primary key autoincrement, agent tex
   ended_at integer not null, outcome text not null, detail text not null);
 create index if not exists runs_by_agent on runs (agent, started_at);
 `;
+const admissionSchema = `
+create trigger if not exists admission_count_insert after insert on admissions begin
+  insert into meta (key, value) values ('admissions:' || new.gateway, 1) on conflict (key) do update set value = value + 1;
+end;
+create trigger if not exists admission_count_delete after delete on admissions begin
+  update meta set value = value - 1 where key = 'admissions:' || old.gateway;
+end;
+create trigger if not exists admission_count_move after update of gateway on admissions begin
+  update meta set value = value - 1 where key = 'admissions:' || old.gateway;
+  insert into meta (key, value) values ('admissions:' || new.gateway, 1) on conflict (key) do update set value = value + 1;
+end;
+`;
 const growthSchema = `
 create index if not exists runs_by_time on runs (started_at);
 create index if not exists cache_by_keep on cache (keep_until);
 `;
 
+/**
+ * Expired admissions are deleted once this many have gathered (until then they are counted, and
+ * skipped by every read): one delete of 32 neighbouring rows rewrites a few pages, 32 deletes of one
+ * row rewrite three pages each.
+ */
+const admissionPruneEvery = 32;
+/** Expired admissions deleted by one admission at most: a long-idle busy gateway is cleared over a few. */
+const admissionPruneBatch = 1000;
 /** Pruning runs at most this often per store, so most heartbeats pay one indexed read for it. */
 const pruneEveryMs = 60 * 60_000;
 /** Rows deleted per transaction: short transactions keep other processes' waits short. */
@@ -55,6 +78,8 @@ export interface SqliteStoreOptions {
   /** Test hook: hold every admission transaction open this long (to kill a process inside one). */
   holdTransactionMs?: number;
   onHold?: () => void;
+  /** Test hook: the host's monotonic clock in ms (default CLOCK_MONOTONIC), to drive the timeline exactly. */
+  monotonic?: () => number;
   note?: string;
   /** Heartbeat run records older than this are deleted (runs.retention; default 30 days). */
   runRetentionMs?: number;
@@ -105,12 +130,14 @@ export class SqliteStore implements Store {
   private readonly holdMs: number;
   private readonly onHold: (() => void) | undefined;
   private readonly runRetentionMs: number;
+  private readonly monotonic: () => number;
 
   constructor(options: SqliteStoreOptions) {
     this.clock = options.clock;
     this.runRetentionMs = options.runRetentionMs ?? defaultRunRetentionMs;
     this.holdMs = options.holdTransactionMs ?? 0;
     this.onHold = options.onHold;
+    this.monotonic = options.monotonic ?? monotonicMs;
     if (options.note) this.note = options.note;
     this.dir = options.dir;
     const file = join(options.dir, 'claw.db');
@@ -148,6 +175,11 @@ export class SqliteStore implements Store {
       const columns = new Set((this.db.prepare(`select name from pragma_table_info('blocks')`).all() as { name: string }[]).map((c) => c.name));
       for (const [name, type] of blockColumns) if (!columns.has(name)) this.db.exec(`alter table blocks add column ${name} ${type}`);
       this.db.exec(growthSchema);
+      this.db.exec(admissionSchema);
+      this.db.exec(
+        `delete from meta where key like 'admissions:%';
+         insert into meta (key, value) select 'admissions:' || gateway, count(*) from admissions group by gateway`,
+      );
       this.db.pragma(`user_version = ${schemaVersion}`);
     }).immediate();
   }
@@ -194,7 +226,7 @@ export class SqliteStore implements Store {
     const m = Object.fromEntries(rows.map((r) => [r.key, r.value])) as Record<string, number | undefined>;
     return timeline(
       { ...(m.clock_high !== undefined ? { high: m.clock_high } : {}), anchor: { boot: m.clock_boot, mono: m.clock_mono, base: m.clock_base } },
-      { wall: this.clock(), mono: monotonicMs(), boot: currentBoot() },
+      { wall: this.clock(), mono: this.monotonic(), boot: currentBoot() },
     );
   }
 
@@ -225,35 +257,92 @@ export class SqliteStore implements Store {
     return this.read(() => this.readNow());
   }
 
-  /** The oldest admissions in the window: limit + 1 of them decide everything admission needs. */
+  /** The oldest admissions in the window, limit + 1 of them (for status and dry runs, not for admission). */
   private windowTimes(gateway: Gateway, now: number): number[] {
-    const rows = this.db
-      .prepare(`select at from admissions where gateway = ? and at > ? order by at limit ?`)
-      .all(gateway.name, now - effectiveWindow(gateway), Number.isFinite(gateway.limit) ? gateway.limit + 1 : -1) as { at: number }[];
+    const rows = this.stmt(`select at from admissions where gateway = ? and at > ? order by at limit ?`).all(
+      gateway.name,
+      now - effectiveWindow(gateway),
+      Number.isFinite(gateway.limit) ? gateway.limit + 1 : -1,
+    ) as { at: number }[];
     return rows.map((r) => r.at);
   }
 
+  /**
+   * The gateway's admissions as decide() reads them, from the index: `used` (the counter) answers
+   * the window's count; a count of another span stops at `atMost`; the n-th time is found from
+   * whichever end of the window is nearer. Nothing is loaded that the decision does not ask for.
+   */
+  private admissionWindow(gateway: string, since: number, used: number): AdmissionWindow {
+    return {
+      count: (after, atMost = Infinity) =>
+        after === since
+          ? Math.min(used, atMost)
+          : (this.stmt(`select count(*) n from (select 1 from admissions where gateway = ? and at > ? order by at desc limit ?)`).get(
+              gateway,
+              after,
+              Number.isFinite(atMost) ? atMost : -1,
+            ) as { n: number }).n,
+      nth: (after, i) => {
+        const row =
+          after === since && i >= used / 2
+            ? this.stmt(`select at from admissions where gateway = ? and at > ? order by at desc limit 1 offset ?`).get(gateway, after, used - 1 - i)
+            : this.stmt(`select at from admissions where gateway = ? and at > ? order by at limit 1 offset ?`).get(gateway, after, i);
+        return (row as { at: number }).at;
+      },
+    };
+  }
+
+  /**
+   * One IMMEDIATE transaction: expired admissions and waiters go, a retried request finds the
+   * admission it already has, then decide() on the counter and at most three indexed reads; an
+   * admitted request is inserted and counted (admitted, and its wait in the histogram) in the same
+   * transaction. Its cost does not depend on the limit.
+   */
   async admit(request: AdmitRequest): Promise<AdmitResult> {
     const { gateway, priority, waiterId } = request;
+    const win = effectiveWindow(gateway);
     return this.write((now) => {
       if (this.holdMs > 0) {
         this.onHold?.();
         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, this.holdMs);
       }
-      this.stmt(`delete from admissions where gateway = ? and at <= ?`).run(gateway.name, now - effectiveWindow(gateway));
+      const since = now - win;
+      let expired = (
+        this.stmt(`select count(*) n from (select 1 from admissions where gateway = ? and at <= ? limit ${admissionPruneBatch})`).get(gateway.name, since) as {
+          n: number;
+        }
+      ).n;
+      if (expired >= admissionPruneEvery) {
+        expired -= this.stmt(
+          `delete from admissions where rowid in (select rowid from admissions where gateway = ? and at <= ? order by at limit ${admissionPruneBatch})`,
+        ).run(gateway.name, since).changes;
+      }
       // A stamp in the future (written by an older claw on another timeline) counts as made now.
       this.stmt(`update admissions set at = ? where gateway = ? and at > ?`).run(now, gateway.name, now);
       this.stmt(`delete from waiters where lease_until < ?`).run(now);
       // The waiter id is the admission id: asking again after an admission finds it, not a second one.
-      if (this.stmt(`select 1 from admissions where id = ?`).get(waiterId)) return { admitted: true, admissionId: waiterId, now };
-      const mine = this.stmt(`select seq from waiters where id = ?`).get(waiterId) as { seq: number } | undefined;
-      const ahead = (
-        mine
-          ? this.stmt(`select count(*) n from waiters where gateway = ? and id != ? and (priority < ? or (priority = ? and seq < ?))`)
-              .get(gateway.name, waiterId, priority, priority, mine.seq)
-          : this.stmt(`select count(*) n from waiters where gateway = ? and priority <= ?`).get(gateway.name, priority)
-      ) as { n: number };
-      const block = this.stmt(`select until, set_at setAt from blocks where gateway = ?`).get(gateway.name) as StoredBlock | undefined;
+      // Waiters ahead: every live one of a higher priority, and of this priority those that came first
+      // (all of them when this request is not queued yet).
+      const state = this.stmt(
+        `select exists (select 1 from admissions where id = ?) admitted,
+           (select seq from waiters where id = ?) seq,
+           (select count(*) from waiters where gateway = ? and id != ?
+              and (priority < ? or (priority = ? and seq < coalesce((select seq from waiters where id = ?), 9223372036854775807)))) ahead,
+           coalesce((select value from meta where key = 'admissions:' || ?), 0) used,
+           exists (select 1 from blocks where gateway = ?) hasBlock,
+           (select until from blocks where gateway = ?) until,
+           (select set_at from blocks where gateway = ?) setAt`,
+      ).get(waiterId, waiterId, gateway.name, waiterId, priority, priority, waiterId, gateway.name, gateway.name, gateway.name, gateway.name) as {
+        admitted: number;
+        seq: number | null;
+        ahead: number;
+        used: number;
+        hasBlock: number;
+        until: unknown;
+        setAt: unknown;
+      };
+      if (state.admitted) return { admitted: true, admissionId: waiterId, now };
+      const block: StoredBlock | undefined = state.hasBlock ? { until: state.until, setAt: state.setAt } : undefined;
       if (block && (block.setAt === null || block.setAt === undefined)) {
         // A block from an older claw: give it a start, so it ends by itself (see blockEnd).
         const until = blockEnd(block, now);
@@ -261,17 +350,29 @@ export class SqliteStore implements Store {
         block.setAt = now;
         this.stmt(`update blocks set until = ?, set_at = ?, reason = 'rate_limited', origin = ? where gateway = ?`).run(until, now, legacyOrigin, gateway.name);
       }
+      // The counter holds every row of the gateway: those in the window, and the expired ones not
+      // deleted yet, counted above (up to a batch: past it, the window is counted from the index).
+      const used =
+        expired < admissionPruneBatch
+          ? state.used - expired
+          : (this.stmt(`select count(*) n from admissions where gateway = ? and at > ?`).get(gateway.name, since) as { n: number }).n;
       const decision = decide(gateway, priority, now, {
-        times: this.windowTimes(gateway, now),
-        ahead: ahead.n,
+        window: this.admissionWindow(gateway.name, since, used),
+        ahead: state.ahead,
         blockedUntil: block ? blockEnd(block, now) : 0,
       });
       if (decision.admit) {
-        const admissionId = waiterId;
-        this.stmt(`insert into admissions (id, gateway, at, priority) values (?, ?, ?, ?)`).run(admissionId, gateway.name, now, priority);
-        this.stmt(`delete from waiters where id = ?`).run(waiterId);
-        this.bump(gateway.name, 'admitted', 1);
-        return { admitted: true, admissionId, now };
+        this.stmt(`insert into admissions (id, gateway, at, priority) values (?, ?, ?, ?)`).run(waiterId, gateway.name, now, priority);
+        if (state.seq !== null) this.stmt(`delete from waiters where id = ?`).run(waiterId);
+        if (request.waitedMs !== undefined) {
+          this.stmt(
+            `insert into counters (scope, name, value) values (?, 'admitted', 1), (?, ?, 1)
+             on conflict (scope, name) do update set value = value + excluded.value`,
+          ).run(gateway.name, gateway.name, waitBucketName(request.waitedMs));
+        } else {
+          this.bump(gateway.name, 'admitted', 1);
+        }
+        return { admitted: true, admissionId: waiterId, now };
       }
       if (request.queue) {
         this.stmt(
@@ -280,7 +381,7 @@ export class SqliteStore implements Store {
         ).run(waiterId, gateway.name, priority, now + request.leaseMs);
       }
       const { admit: _admit, ...rest } = decision;
-      return { admitted: false, now, ahead: ahead.n, ...rest };
+      return { admitted: false, now, ahead: state.ahead, ...rest };
     });
   }
 
@@ -319,9 +420,7 @@ export class SqliteStore implements Store {
   }
 
   private bump(scope: string, name: string, by: number): void {
-    this.db
-      .prepare(`insert into counters (scope, name, value) values (?, ?, ?) on conflict (scope, name) do update set value = value + excluded.value`)
-      .run(scope, name, by);
+    this.stmt(`insert into counters (scope, name, value) values (?, ?, ?) on conflict (scope, name) do update set value = value + excluded.value`).run(scope, name, by);
   }
 
   async count(scope: string, counter: string, by = 1): Promise<void> {
@@ -339,7 +438,12 @@ export class SqliteStore implements Store {
       const counters = this.countersOf(gateway.name);
       const stored = this.stmt(`select until, set_at setAt, reason, origin, message from blocks where gateway = ?`).get(gateway.name) as StoredBlock | undefined;
       const block = activeBlock(stored, now);
-      const used = (this.stmt(`select count(*) n from admissions where gateway = ? and at > ?`).get(gateway.name, now - effectiveWindow(gateway)) as { n: number }).n;
+      // The counter less the expired rows not yet pruned (a read prunes nothing): no scan of the window.
+      const used = (
+        this.stmt(
+          `select coalesce((select value from meta where key = 'admissions:' || ?), 0) - (select count(*) from admissions where gateway = ? and at <= ?) n`,
+        ).get(gateway.name, gateway.name, now - effectiveWindow(gateway)) as { n: number }
+      ).n;
       return { now, used, times: this.windowTimes(gateway, now), waiters, blockedUntil: block?.until ?? 0, ...(block ? { block } : {}), counters };
     });
   }

@@ -13,6 +13,11 @@ export interface AdmitRequest {
   leaseMs: number;
   /** Register as a waiter when not admitted (false = just try once). */
   queue: boolean;
+  /**
+   * How long the request has waited so far (ms). When given, an admission also counts it in the
+   * wait histogram (`wait_le_<ms>`), in the same atomic step.
+   */
+  waitedMs?: number;
 }
 
 export type AdmitResult =
