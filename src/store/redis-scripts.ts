@@ -1,6 +1,11 @@
 // The Redis store's state changes, each one Lua script run atomically by the server. Redis TIME is
 // the only clock, so hosts whose clocks disagree (or a client's CLAW_CLOCK_OFFSET_MS) change nothing
-// and share one exact limit. The admission mirrors limiter/admission.ts (decide) line for line.
+// and share one exact limit. The admission script makes only the yes/no of limiter/admission.ts
+// (decide) and reads the figures decide() needs for the rest (see RedisStore.admit); every figure of
+// the gateway (window, capacity, burst span) comes from TypeScript, never copied here.
+//
+// Every script gets one more ARGV, last: '' (the server's TIME), or a time in ms that stands in for
+// TIME. Only tests set it (RedisStore's `testClock`, never reachable from configuration or input).
 import { defaultMaxRetryAfterMs, maxBlockMs } from '../limiter/backoff.js';
 
 // The server's own clock stepping back must neither mint capacity nor freeze the gateway (the old
@@ -9,10 +14,20 @@ import { defaultMaxRetryAfterMs, maxBlockMs } from '../limiter/backoff.js';
 // carries on from the mark at the real rate. A step forwards cannot be told from time passing (Lua
 // has no monotonic clock); run NTP in slewing mode on the Redis host. A mark more than ten years
 // ahead of TIME is not a time and is dropped.
-const clock = `
-local function clock(P)
+//
+// Only writes move the stored clock (as in the SQLite store, whose reads never write): a read (peek)
+// gives the same time a write would at that moment, and stores nothing.
+const rawTime = `
+local function rawTime()
+  local override = ARGV[#ARGV]
+  if override ~= '' then return tonumber(override) end
   local t = redis.call('TIME')
-  local raw = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+`;
+const clock = `${rawTime}
+local function clock(P)
+  local raw = rawTime()
   local skew = tonumber(redis.call('GET', P .. 'clockskew') or '0') or 0
   local high = tonumber(redis.call('GET', P .. 'clock') or '0') or 0
   if skew < 0 or skew > 315360000000 or high > raw + 315360000000 then
@@ -27,6 +42,18 @@ local function clock(P)
   end
   if now > high then redis.call('SET', P .. 'clock', now) end
   return now
+end
+`;
+const peek = `${rawTime}
+local function peek(P)
+  local raw = rawTime()
+  local skew = tonumber(redis.call('GET', P .. 'clockskew') or '0') or 0
+  local high = tonumber(redis.call('GET', P .. 'clock') or '0') or 0
+  if skew < 0 or skew > 315360000000 or high > raw + 315360000000 then
+    skew = 0
+    high = 0
+  end
+  return math.max(raw + skew, high)
 end
 `;
 
@@ -56,16 +83,22 @@ local function blockEnd(P, G, now)
 end
 `;
 
-/** ARGV: prefix, gateway, limit, windowMs, marginMs, burst (0 = none), reserveLow, priority, waiterId, leaseMs, queue (1/0). */
+/**
+ * ARGV: prefix, gateway, effective window (ms), capacity for this priority, burst (0 = none), burst
+ * span (ms), priority, waiterId, leaseMs, queue (1/0), wait bucket counter ('' = none).
+ * Admitted: {1, now}. Not admitted: {0, now, ahead, used, inSpan, blockedUntil, oldest, atNeeded,
+ * oldestInSpan}, the times as strings ('' = not asked: no such admission) for decide().
+ * Every read is O(log n): ZCOUNT and ranks, never the window's members.
+ */
 export const admit = `${clock}${blockEnd}
 local P, G = ARGV[1], ARGV[2]
-local limit, window, margin = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local burst, reserve, prio = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
-local id, leaseMs, queue = ARGV[9], tonumber(ARGV[10]), ARGV[11] == '1'
+local win, cap = tonumber(ARGV[3]), tonumber(ARGV[4])
+local burst, span, prio = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local id, leaseMs, queue, bucket = ARGV[8], tonumber(ARGV[9]), ARGV[10] == '1', ARGV[11]
 local now = clock(P)
 local adm, wait, lease = P .. 'adm:' .. G, P .. 'wait:' .. G, P .. 'lease:' .. G
-local win = window + margin
 redis.call('SADD', P .. 'gateways', G)
+-- After this, every member is inside the window: rank 0 is the oldest admission in it.
 redis.call('ZREMRANGEBYSCORE', adm, '-inf', now - win)
 -- A retry after a lost reply finds the admission it already has: nothing is admitted twice.
 if redis.call('ZSCORE', adm, id) then return {1, now} end
@@ -84,52 +117,30 @@ else
   ahead = redis.call('ZCOUNT', wait, '-inf', '(' .. ((prio + 1) * 1e13))
 end
 local blocked = blockEnd(P, G, now)
-local cap = limit
-if prio == 4 then cap = math.max(1, math.floor(limit * (1 - reserve))) end
-local rows = redis.call('ZRANGEBYSCORE', adm, '(' .. (now - win), '+inf', 'WITHSCORES', 'LIMIT', 0, limit + 1)
-local ts = {}
-for i = 2, #rows, 2 do ts[#ts + 1] = tonumber(rows[i]) end
-local count = #ts
-local free = cap - count
-local span = 0
+local used = redis.call('ZCARD', adm)
+local inSpan = 0
+local free = cap - used
 if burst > 0 then
-  span = win * burst / limit
-  local inSpan = 0
-  for _, at in ipairs(ts) do if at > now - span then inSpan = inSpan + 1 end end
+  inSpan = redis.call('ZCOUNT', adm, '(' .. (now - span), '+inf')
   free = math.min(free, burst - inSpan)
 end
 if free < 0 then free = 0 end
-local earliest = now
-if count > 0 then earliest = ts[1] + win end
-if now < blocked then
-  return {0, now, ahead, 'blocked', free, blocked, math.max(blocked, earliest)}
-end
-if ahead < free then
+if now >= blocked and ahead < free then
   redis.call('ZADD', adm, now, id)
   redis.call('PEXPIRE', adm, win * 2)
-  redis.call('ZREM', wait, id)
-  redis.call('HDEL', lease, id)
+  if mine then
+    redis.call('ZREM', wait, id)
+    redis.call('HDEL', lease, id)
+  end
   redis.call('HINCRBY', P .. 'ctr:' .. G, 'admitted', 1)
+  if bucket ~= '' then redis.call('HINCRBY', P .. 'ctr:' .. G, bucket, 1) end
   return {1, now}
 end
-local needed = count - cap + ahead
-local estimate
-if needed >= 0 and needed < count then
-  estimate = ts[needed + 1] + win
-else
-  estimate = now + math.ceil((needed - count + 1) / cap) * win
-end
-local wake = earliest
-if free > 0 then wake = now + 50 end
-if burst > 0 and free == 0 and count < cap then
-  wake = now
-  for _, at in ipairs(ts) do
-    if at > now - span then
-      wake = at + span
-      break
-    end
-  end
-end
+local oldest, atNeeded, oldestInSpan = '', '', ''
+if used > 0 then oldest = redis.call('ZRANGE', adm, 0, 0, 'WITHSCORES')[2] end
+local needed = used - cap + ahead
+if needed >= 0 and needed < used then atNeeded = redis.call('ZRANGE', adm, needed, needed, 'WITHSCORES')[2] end
+if inSpan > 0 then oldestInSpan = redis.call('ZRANGEBYSCORE', adm, '(' .. (now - span), '+inf', 'WITHSCORES', 'LIMIT', 0, 1)[2] end
 if queue then
   if not mine then
     local seq = redis.call('INCR', P .. 'seq')
@@ -139,9 +150,7 @@ if queue then
   redis.call('PEXPIRE', wait, 3600000)
   redis.call('PEXPIRE', lease, 3600000)
 end
-local reason = 'queued'
-if free == 0 then reason = 'full' end
-return {0, now, ahead, reason, free, math.floor(wake), math.floor(math.max(estimate, wake))}
+return {0, now, ahead, used, inSpan, blocked, oldest, atNeeded, oldestInSpan}
 `;
 
 /** ARGV: prefix, gateway, admissionId. */
@@ -194,15 +203,15 @@ if ARGV[2] ~= 'cache' then redis.call('SADD', ARGV[1] .. 'gateways', ARGV[2]) en
 return redis.call('HINCRBY', ARGV[1] .. 'ctr:' .. ARGV[2], ARGV[3], tonumber(ARGV[4]))
 `;
 
-/** ARGV: prefix. Advances and returns the store clock. */
-export const now = `${clock}
-return clock(ARGV[1])
+/** ARGV: prefix. The store clock (read: nothing stored). */
+export const now = `${peek}
+return peek(ARGV[1])
 `;
 
 /** ARGV: prefix, gateway, windowMs + marginMs, limit + 1 (0 = all). */
-export const gatewayState = `${clock}${blockEnd}
+export const gatewayState = `${peek}
 local P, G = ARGV[1], ARGV[2]
-local now = clock(P)
+local now = peek(P)
 local win, max = tonumber(ARGV[3]), tonumber(ARGV[4])
 local adm = P .. 'adm:' .. G
 local used = redis.call('ZCOUNT', adm, '(' .. (now - win), '+inf')
@@ -223,15 +232,16 @@ for i = 1, #members, 2 do
     waiters[prio] = waiters[prio] + 1
   end
 end
-local blocked = blockEnd(P, G, now)
+-- The block as stored (a read writes nothing): RedisStore bounds it as the SQLite store does (activeBlock).
+local blocked = redis.call('GET', P .. 'block:' .. G) or ''
 local info = redis.call('HMGET', P .. 'blockinfo:' .. G, 'setAt', 'reason', 'origin', 'message')
 for i = 1, 4 do if not info[i] then info[i] = '' end end
 return {now, used, times, waiters, blocked, redis.call('HGETALL', P .. 'ctr:' .. G), info}
 `;
 
 /** ARGV: prefix, key. Returns {now} or {now, category, value, storedAt, expiresAt}. */
-export const cacheGet = `${clock}
-local now = clock(ARGV[1])
+export const cacheGet = `${peek}
+local now = peek(ARGV[1])
 local h = redis.call('HMGET', ARGV[1] .. 'cache:' .. ARGV[2], 'category', 'value', 'storedAt', 'expiresAt')
 if not h[1] then return {now} end
 return {now, h[1], h[2], tonumber(h[3]), tonumber(h[4])}
@@ -303,8 +313,8 @@ return 1
 `;
 
 /** ARGV: prefix, name. Returns {} or {owner, expiresAt}. */
-export const leaseHolder = `${clock}
-local now = clock(ARGV[1])
+export const leaseHolder = `${peek}
+local now = peek(ARGV[1])
 local h = redis.call('HMGET', ARGV[1] .. 'lk:' .. ARGV[2], 'owner', 'expiresAt')
 if not h[1] or tonumber(h[2]) <= now then return {} end
 return {h[1], tonumber(h[2])}

@@ -2,8 +2,8 @@
 // by SHA), Redis TIME the only clock. Connects lazily and never keeps the process alive.
 import Redis from 'ioredis';
 import { StoreUnreachableError, UnavailableError } from '../errors.js';
-import { effectiveWindow } from '../limiter/admission.js';
-import type { Gateway } from '../limiter/types.js';
+import { burstSpan, capacityFor, decide, effectiveWindow, type AdmissionWindow } from '../limiter/admission.js';
+import { waitBucketName, type Gateway } from '../limiter/types.js';
 import { priorities } from '../priority.js';
 import * as scripts from './redis-scripts.js';
 import { redactStoreUrl as redactUrl } from '../redact.js';
@@ -19,6 +19,11 @@ export interface RedisStoreOptions {
   connectTimeoutMs?: number;
   /** Heartbeat run records older than this are trimmed (runs.retention; default 30 days). */
   runRetentionMs?: number;
+  /**
+   * Test hook: the store's clock in place of the server's TIME (passed to every script as its last
+   * ARGV). Never set outside tests: openStore has no way to set it.
+   */
+  testClock?: () => number;
 }
 
 export class RedisStore implements Store {
@@ -36,8 +41,10 @@ export class RedisStore implements Store {
     this.location = `${redactUrl(options.url)} (prefix ${options.prefix})`;
     for (const [name, lua] of Object.entries(scripts)) redis.defineCommand(`claw_${name}`, { numberOfKeys: 0, lua });
     const commands = redis as unknown as Record<string, (...args: (string | number)[]) => Promise<unknown>>;
+    const testClock = options.testClock;
+    const clockArg = testClock ? () => String(Math.round(testClock())) : () => '';
     this.run = Object.fromEntries(
-      Object.keys(scripts).map((name) => [name, (...args: (string | number)[]) => this.guard(() => commands[`claw_${name}`]!(this.prefix, ...args))]),
+      Object.keys(scripts).map((name) => [name, (...args: (string | number)[]) => this.guard(() => commands[`claw_${name}`]!(this.prefix, ...args, clockArg()))]),
     ) as Commands;
   }
 
@@ -91,30 +98,54 @@ export class RedisStore implements Store {
     return Number(await this.run.now());
   }
 
+  /**
+   * One script: it admits or not (the yes/no of decide(), on figures computed here from the gateway)
+   * and, when not, returns the few figures decide() reads for the rest, so the reason, the wake time
+   * and the estimate come from decide() itself, as in the SQLite store.
+   */
   async admit(request: AdmitRequest): Promise<AdmitResult> {
     const g = request.gateway;
+    const win = effectiveWindow(g);
+    const span = burstSpan(g);
     const reply = (await this.run.admit(
       g.name,
-      g.limit,
-      g.windowMs,
-      g.marginMs,
+      win,
+      capacityFor(g, request.priority),
       g.burst ?? 0,
-      g.reserveLow,
+      span ?? 0,
       request.priority,
       request.waiterId,
       request.leaseMs,
       request.queue ? 1 : 0,
-    )) as [number, number, number?, string?, number?, number?, number?];
-    if (reply[0] === 1) return { admitted: true, admissionId: request.waiterId, now: Number(reply[1]) };
-    return {
-      admitted: false,
-      now: Number(reply[1]),
-      ahead: Number(reply[2]),
-      reason: reply[3] as 'blocked' | 'full' | 'queued',
-      free: Number(reply[4]),
-      wakeAt: Number(reply[5]),
-      estimateAt: Number(reply[6]),
+      request.waitedMs === undefined ? '' : waitBucketName(request.waitedMs),
+    )) as [number, number, number?, number?, number?, number?, string?, string?, string?];
+    const now = Number(reply[1]);
+    if (reply[0] === 1) return { admitted: true, admissionId: request.waiterId, now };
+    const [ahead, used, inSpan, blockedUntil] = [Number(reply[2]), Number(reply[3]), Number(reply[4]), Number(reply[5])];
+    const [oldest, atNeeded, oldestInSpan] = [reply[6], reply[7], reply[8]];
+    const since = now - win;
+    const needed = used - capacityFor(g, request.priority) + ahead;
+    const read = (value: string | undefined, what: string) => {
+      if (value === undefined || value === '') throw new Error(`the admission script did not read ${what} (a bug in claw)`);
+      return Number(value);
     };
+    const window: AdmissionWindow = {
+      count: (after, atMost = Infinity) => {
+        if (after === since) return Math.min(used, atMost);
+        if (span !== undefined && after === now - span) return Math.min(inSpan, atMost);
+        throw new Error(`the admission script did not count the admissions after ${after} (a bug in claw)`);
+      },
+      nth: (after, i) => {
+        if (after === since && i === 0) return read(oldest, 'the oldest admission');
+        if (after === since && i === needed) return read(atNeeded, `admission ${i}`);
+        if (span !== undefined && after === now - span && i === 0) return read(oldestInSpan, 'the oldest admission in the burst span');
+        throw new Error(`the admission script did not read admission ${i} after ${after} (a bug in claw)`);
+      },
+    };
+    const decision = decide(g, request.priority, now, { window, ahead, blockedUntil });
+    if (decision.admit) throw new Error(`the admission script refused what decide() admits on ${g.name} (a bug in claw)`);
+    const { admit: _admit, ...rest } = decision;
+    return { admitted: false, now, ahead, ...rest };
   }
 
   async markSent(gateway: Gateway, admissionId: string): Promise<void> {
@@ -147,12 +178,12 @@ export class RedisStore implements Store {
       number,
       string[],
       number[],
-      number,
+      string,
       string[],
       string[],
     ];
     const block = activeBlock(
-      { until: Number(blocked), setAt: info[0] ? Number(info[0]) : undefined, reason: info[1], origin: info[2], message: info[3] },
+      { until: blocked, setAt: info[0] ? Number(info[0]) : undefined, reason: info[1], origin: info[2], message: info[3] },
       Number(now),
     );
     return {
