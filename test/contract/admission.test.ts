@@ -14,6 +14,7 @@ import type { PriorityRank } from '../../src/priority';
 import { SqliteStore } from '../../src/store/sqlite';
 import { RedisStore } from '../../src/store/redis';
 import type { AdmitResult, Store } from '../../src/store/types';
+import Database from '../helpers/sqlite-db.cjs';
 
 interface Waiter {
   priority: PriorityRank;
@@ -373,5 +374,59 @@ describe.each(stores)('what a store adds to the spec: %s', (_name, make) => {
     h.setNow(t + 500);
     const r = await h.store.admit({ gateway: toGateway('clock', g5), priority: 3, waiterId: 'clock-1', leaseMs: 1500, queue: false });
     expect(r.now).toBe(t + 500);
+  });
+});
+
+// SQLite keeps how many admissions each gateway holds (meta 'admissions:<gateway>'), so a decision
+// never counts the window. The count must be right whatever wrote the rows: a store from before it
+// (schema 2), and an older claw writing beside a newer one.
+describe("the SQLite store's count of admissions", () => {
+  const gateway = toGateway('legacy', { limit: 3, window: '10s', margin: 0 });
+  let t = base;
+  const open = (dir: string) => new SqliteStore({ dir, clock: () => t, monotonic: () => t });
+  const ask = (store: Store, id: string) => store.admit({ gateway, priority: 3, waiterId: id, leaseMs: 1500, queue: false });
+
+  it('a schema 2 store is upgraded: its admissions are counted, and the limit holds over them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'claw-contract-'));
+    const store = open(dir);
+    await store.count('x', 'y');
+    await store.close();
+    // What a schema 2 store holds: admissions, no count, no triggers.
+    const db = new Database(join(dir, 'claw.db'));
+    db.exec(`drop trigger admission_count_insert; drop trigger admission_count_delete; drop trigger admission_count_move;
+      delete from meta where key like 'admissions:%'; pragma user_version = 2`);
+    const insert = db.prepare('insert into admissions (id, gateway, at, priority) values (?, ?, ?, 3)');
+    const before = t;
+    for (const [n, at] of [-20_000, -9000, -8000].entries()) insert.run(`old-${n}`, 'legacy', before + at);
+    db.close();
+    const upgraded = open(dir);
+    t += 10;
+    expect(await ask(upgraded, 'new-1')).toMatchObject({ admitted: true });
+    expect(await ask(upgraded, 'new-2')).toMatchObject({ admitted: false, reason: 'full', wakeAt: before - 9000 + 10_000 });
+    expect((await upgraded.gatewayState(gateway)).used).toBe(3);
+    await upgraded.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('rows an older claw writes and deletes (it knows nothing of the count) are counted all the same', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'claw-contract-'));
+    const store = open(dir);
+    t += 1_000_000;
+    expect(await ask(store, 'mine-1')).toMatchObject({ admitted: true });
+    // An older claw: its own upgrade sets user_version back to 2; it inserts and prunes as it did.
+    const db = new Database(join(dir, 'claw.db'));
+    db.exec('pragma user_version = 2');
+    db.prepare('insert into admissions (id, gateway, at, priority) values (?, ?, ?, 3)').run('older-1', 'legacy', t - 20_000);
+    db.prepare('insert into admissions (id, gateway, at, priority) values (?, ?, ?, 3)').run('older-2', 'legacy', t - 5);
+    db.prepare('insert into admissions (id, gateway, at, priority) values (?, ?, ?, 3)').run('older-3', 'legacy', t - 4);
+    db.prepare('delete from admissions where gateway = ? and at <= ?').run('legacy', t - 10_000);
+    db.close();
+    expect(await ask(store, 'mine-2')).toMatchObject({ admitted: false, reason: 'full' });
+    await store.close();
+    const reopened = open(dir);
+    expect(await ask(reopened, 'mine-3')).toMatchObject({ admitted: false, reason: 'full' });
+    expect((await reopened.gatewayState(gateway)).used).toBe(3);
+    await reopened.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 });
