@@ -229,4 +229,5 @@ console.log(`  idle hour, 15 agents         seed cron: 70 model calls, >= 140 so
 console.log(JSON.stringify(report));
 (await import('./perf.mjs')).runPerfBench();
 await (await import('./proxy.mjs')).benchProxy(root);
+await (await import('./admission.mjs')).benchAdmission(root);
 rmSync(work, { recursive: true, force: true });
