@@ -28,7 +28,8 @@ const lazyChildProcessInCommander = {
 // its addon named directly, so no `bindings` search of the disk on every start; when not (Node
 // 22/24, or `npm ci --omit=optional`), the same two lines go to dist/better-sqlite3.cjs unbundled,
 // so a later `npm install better-sqlite3@12` works without a rebuild.
-const betterSqlite = "module.exports = { Database: require('better-sqlite3'), nativeBinding: require.resolve('better-sqlite3/build/Release/better_sqlite3.node') };\n";
+const betterSqlite =
+  "module.exports = { Database: require('better-sqlite3'), nativeBinding: require.resolve('better-sqlite3/build/Release/better_sqlite3.node') };\n";
 let betterSqliteInstalled = true;
 try {
   Module.createRequire(resolve('package.json')).resolve('better-sqlite3');
@@ -94,7 +95,13 @@ await cli.exports.main(['status', '--json'], {
   stdout: quiet,
   stderr: quiet,
   stdin: process.stdin,
-  env: { PATH: process.env.PATH, HOME: scratch, CLAW_STATE_DIR: join(scratch, 'state'), CLAW_CONFIG_DIR: join(scratch, 'config'), CLAW_HEARTBEATS_DIR: resolve('heartbeats') },
+  env: {
+    PATH: process.env.PATH,
+    HOME: scratch,
+    CLAW_STATE_DIR: join(scratch, 'state'),
+    CLAW_CONFIG_DIR: join(scratch, 'config'),
+    CLAW_HEARTBEATS_DIR: resolve('heartbeats'),
+  },
   cwd: scratch,
   now: Date.now,
 });

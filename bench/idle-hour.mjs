@@ -70,7 +70,13 @@ export async function simulateIdleHour() {
     clawRuns += due.length;
     for (const r of results) if (r.stdout !== '') throw new Error(`an idle heartbeat printed: ${r.stdout}`);
   }
-  const calls = existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
+  const calls = existsSync(log)
+    ? readFileSync(log, 'utf8')
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
+    : [];
   const count = (f) => calls.filter(f).length;
   const result = {
     heartbeats: clawRuns - 12,
@@ -93,7 +99,9 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   // The seed: 70 agent turns an hour, each a model call that then checks WorkBoard and Multica itself.
   console.log('one idle hour, 15 agents (5 every 10 min, 10 every 15 min)');
   console.log(`  seed cron:  70 agent turns = 70 model calls, >= 140 source calls (a WorkBoard and a Multica list per turn)`);
-  console.log(`  claw:       ${r.heartbeats} heartbeats + ${r.polls} polls = ${r.modelCalls} model calls, ${sources} source calls ` +
-    `(multica issue list ${r.sourceCalls.multicaIssueList}, agent list ${r.sourceCalls.multicaAgentList}, workboard list ${r.sourceCalls.workboardList})`);
+  console.log(
+    `  claw:       ${r.heartbeats} heartbeats + ${r.polls} polls = ${r.modelCalls} model calls, ${sources} source calls ` +
+      `(multica issue list ${r.sourceCalls.multicaIssueList}, agent list ${r.sourceCalls.multicaAgentList}, workboard list ${r.sourceCalls.workboardList})`,
+  );
   console.log(JSON.stringify(r));
 }

@@ -33,7 +33,10 @@ function timed(args, env, runs) {
 }
 
 function storeBytes(dir) {
-  return ['claw.db', 'claw.db-wal'].map((f) => join(dir, f)).filter(existsSync).reduce((sum, f) => sum + statSync(f).size, 0);
+  return ['claw.db', 'claw.db-wal']
+    .map((f) => join(dir, f))
+    .filter(existsSync)
+    .reduce((sum, f) => sum + statSync(f).size, 0);
 }
 
 const chunkDays = 10;
@@ -119,7 +122,11 @@ export function statusAfterAYear() {
   // The query lastRuns ran before the index served it: a window function over every record.
   const old = new Database(rawFile, { readonly: true });
   const t0 = process.hrtime.bigint();
-  old.prepare(`select agent, started_at, ended_at, outcome, detail from (select *, row_number() over (partition by agent order by started_at desc, id desc) rn from runs) where rn <= 10 order by agent, started_at desc`).all();
+  old
+    .prepare(
+      `select agent, started_at, ended_at, outcome, detail from (select *, row_number() over (partition by agent order by started_at desc, id desc) rn from runs) where rn <= 10 order by agent, started_at desc`,
+    )
+    .all();
   const windowQueryMs = Number(process.hrtime.bigint() - t0) / 1e6;
   old.close();
   const unprunedBytes = storeBytes(raw.env.CLAW_STATE_DIR);
@@ -156,7 +163,17 @@ export function pollPaths() {
   writeFileSync(join(stateDir, 'openclaw.json'), JSON.stringify({ plugins: { entries: { workboard: { enabled: true } } } }));
   const heartbeats = join(work, 'heartbeats');
   mkdirSync(join(heartbeats, 'workspaces'), { recursive: true });
-  writeFileSync(join(heartbeats, 'defaults.json'), JSON.stringify({ tz: 'UTC', workspace: 'workspaces/{agent}', workboard: {}, model: 'nvidia/deepseek-ai/deepseek-v4-pro', splay: '0s', sourceTimeout: '60s' }));
+  writeFileSync(
+    join(heartbeats, 'defaults.json'),
+    JSON.stringify({
+      tz: 'UTC',
+      workspace: 'workspaces/{agent}',
+      workboard: {},
+      model: 'nvidia/deepseek-ai/deepseek-v4-pro',
+      splay: '0s',
+      sourceTimeout: '60s',
+    }),
+  );
   for (const id of ['coo', 'secretary']) {
     mkdirSync(join(heartbeats, 'workspaces', id), { recursive: true });
     writeFileSync(join(heartbeats, `${id}.json`), JSON.stringify({ id, schedule: '*/10 * * * *' }));
@@ -198,9 +215,15 @@ export function pollPaths() {
 export function runPerfBench() {
   const year = statusAfterAYear();
   const poll = pollPaths();
-  console.log(`  status after a year          fresh ${year.freshMs} ms; after a simulated year (${year.agents} agents, ${year.recordsWritten} records written, ${year.recordsKept} kept, oldest ${year.oldestKeptDays} d, store ${year.storeMB} MB) ${year.yearMs} ms = ${year.ratio}x   (target <= 1.5x)`);
-  console.log(`                               never pruned (${year.unprunedRecords} records, ${year.unprunedStoreMB} MB, lastRuns by index) ${year.unprunedMs} ms = ${year.unprunedRatio}x (the old window-function query alone: ${year.windowQueryMs} ms); pruning took ${year.catchUpBeats} heartbeats, slowest ${year.slowestBeatMs} ms`);
-  console.log(`  poll with WorkBoard          CLI ${poll.cliMs} ms (${poll.cli}) / database ${poll.dbMs} ms = ${poll.ratio}x; ${poll.cards} cards, same cards: ${poll.sameCards}, same counts: ${poll.sameCounts}`);
+  console.log(
+    `  status after a year          fresh ${year.freshMs} ms; after a simulated year (${year.agents} agents, ${year.recordsWritten} records written, ${year.recordsKept} kept, oldest ${year.oldestKeptDays} d, store ${year.storeMB} MB) ${year.yearMs} ms = ${year.ratio}x   (target <= 1.5x)`,
+  );
+  console.log(
+    `                               never pruned (${year.unprunedRecords} records, ${year.unprunedStoreMB} MB, lastRuns by index) ${year.unprunedMs} ms = ${year.unprunedRatio}x (the old window-function query alone: ${year.windowQueryMs} ms); pruning took ${year.catchUpBeats} heartbeats, slowest ${year.slowestBeatMs} ms`,
+  );
+  console.log(
+    `  poll with WorkBoard          CLI ${poll.cliMs} ms (${poll.cli}) / database ${poll.dbMs} ms = ${poll.ratio}x; ${poll.cards} cards, same cards: ${poll.sameCards}, same counts: ${poll.sameCounts}`,
+  );
   console.log(JSON.stringify({ statusAfterAYear: year, pollWithWorkboard: poll }));
   return { year, poll };
 }

@@ -35,10 +35,14 @@ const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q 
 
 function post(agent, url, body) {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': body.length, authorization: 'Bearer bench' } }, (res) => {
-      res.on('data', () => undefined);
-      res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`))));
-    });
+    const req = request(
+      url,
+      { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': body.length, authorization: 'Bearer bench' } },
+      (res) => {
+        res.on('data', () => undefined);
+        res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`))));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -90,7 +94,16 @@ export async function benchProxy(root) {
     children.push(proxy);
     const proxyUrl = `${await firstLine(proxy, /^claw proxy listening on (\S+)\n/)}/bench/v1/chat/completions`;
     const directUrl = `${upstream}/chat/completions`;
-    const body = Buffer.from(JSON.stringify({ model: 'm', stream: false, messages: [{ role: 'system', content: 'x'.repeat(58_000) }, { role: 'user', content: 'hi' }] }));
+    const body = Buffer.from(
+      JSON.stringify({
+        model: 'm',
+        stream: false,
+        messages: [
+          { role: 'system', content: 'x'.repeat(58_000) },
+          { role: 'user', content: 'hi' },
+        ],
+      }),
+    );
 
     const direct = await latencies(directUrl, body, 300);
     const viaProxy = await latencies(proxyUrl, body, 300);

@@ -50,13 +50,15 @@ function runWorkers(count, durationMs, redisUrl, node = process.execPath) {
   const prefix = `bench:${count}:${Date.now()}:`;
   const startAt = Date.now() + 1500;
   return Promise.all(
-    Array.from({ length: count }, () =>
-      new Promise((resolve, reject) => {
-        const child = spawn(node, [worker, target, String(durationMs), String(startAt), prefix], { stdio: ['ignore', 'pipe', 'inherit'] });
-        let out = '';
-        child.stdout.on('data', (d) => (out += d));
-        child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`worker exited ${code}`))));
-      }),
+    Array.from(
+      { length: count },
+      () =>
+        new Promise((resolve, reject) => {
+          const child = spawn(node, [worker, target, String(durationMs), String(startAt), prefix], { stdio: ['ignore', 'pipe', 'inherit'] });
+          let out = '';
+          child.stdout.on('data', (d) => (out += d));
+          child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`worker exited ${code}`))));
+        }),
     ),
   ).then((results) => {
     const latencies = results.flatMap((r) => r.latencies).sort((a, b) => a - b);
@@ -72,7 +74,10 @@ function median(args, runs, env, node = process.execPath) {
     execFileSync(node, args, { env, cwd: work, stdio: ['ignore', 'ignore', 'inherit'] });
     times.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
-  return quantile(times.sort((a, b) => a - b), 0.5);
+  return quantile(
+    times.sort((a, b) => a - b),
+    0.5,
+  );
 }
 
 /** A redis-server of our own on a free port, when one is installed. */
@@ -122,10 +127,22 @@ execFileSync(process.execPath, [claw, 'heartbeat', 'coo', '--no-splay'], { env: 
 const heartbeatTimes = [];
 for (let round = 0; round < 7; round++) heartbeatTimes.push(median([claw, 'heartbeat', 'coo', '--no-splay'], 3, fleet.env));
 fleet.cleanup();
-const heartbeatMs = quantile(heartbeatTimes.sort((a, b) => a - b), 0.5);
-const nodeMs = quantile(nodeTimes.sort((a, b) => a - b), 0.5);
-const statusMs = quantile(statusTimes.sort((a, b) => a - b), 0.5);
-const rosterMs = quantile(rosterTimes.sort((a, b) => a - b), 0.5);
+const heartbeatMs = quantile(
+  heartbeatTimes.sort((a, b) => a - b),
+  0.5,
+);
+const nodeMs = quantile(
+  nodeTimes.sort((a, b) => a - b),
+  0.5,
+);
+const statusMs = quantile(
+  statusTimes.sort((a, b) => a - b),
+  0.5,
+);
+const rosterMs = quantile(
+  rosterTimes.sort((a, b) => a - b),
+  0.5,
+);
 
 // The same cold start on Node 24: node:sqlite instead of better-sqlite3, and a code cache that
 // bin/claw writes for Node 24 on its first run there (the warm-up runs below).
@@ -163,7 +180,11 @@ if (node24) {
     heartbeat24Times.push(median([claw, 'heartbeat', 'coo', '--no-splay'], 3, fleet24.env, node24));
   }
   fleet24.cleanup();
-  const med = (xs) => quantile(xs.sort((a, b) => a - b), 0.5);
+  const med = (xs) =>
+    quantile(
+      xs.sort((a, b) => a - b),
+      0.5,
+    );
   const [n24, s24, h24] = [med(node24Times), med(status24Times), med(heartbeat24Times)];
   onNode24 = {
     node: version,
@@ -214,18 +235,26 @@ console.log(`  admission latency          uncontended p50 ${f(one.p50)} ms  p95 
 console.log(`                             8 processes p50 ${f(eight.p50)} ms  p95 ${f(eight.p95)} ms   (target p50 <= 2 ms)`);
 if (redisOne) {
   console.log(`  redis admissions/s         1 process: ${redisOne.admittedPerSecond}   8 processes: ${redisEight.admittedPerSecond}`);
-  console.log(`  redis admission latency    uncontended p50 ${f(redisOne.p50)} ms  p95 ${f(redisOne.p95)} ms; 8 processes p50 ${f(redisEight.p50)} ms  p95 ${f(redisEight.p95)} ms`);
+  console.log(
+    `  redis admission latency    uncontended p50 ${f(redisOne.p50)} ms  p95 ${f(redisOne.p95)} ms; 8 processes p50 ${f(redisEight.p50)} ms  p95 ${f(redisEight.p95)} ms`,
+  );
 }
 console.log(`  cold start                 claw status --json ${f(statusMs)} ms / node -e 0 ${f(nodeMs)} ms = ${f(statusMs / nodeMs)}x   (target <= 1.5x)`);
 console.log(`                             with the 15-agent roster ${f(rosterMs)} ms = ${f(rosterMs / nodeMs)}x`);
 console.log(`                             claw heartbeat coo (idle, warm cache) ${f(heartbeatMs)} ms = ${f(heartbeatMs / nodeMs)}x`);
 if (onNode24) {
   const o = onNode24;
-  console.log(`  on ${o.node} (node:sqlite)     admissions/s 1 process: ${o.admissionsPerSecond1Process}, uncontended p50 ${f(o.uncontendedLatencyMs.p50)} ms  p95 ${f(o.uncontendedLatencyMs.p95)} ms`);
-  console.log(`                             claw status --json ${f(o.statusJsonMs)} ms / node -e 0 ${f(o.nodeMs)} ms = ${f(o.ratio)}x; idle heartbeat ${f(o.idleHeartbeatMs)} ms = ${f(o.idleHeartbeatRatio)}x`);
+  console.log(
+    `  on ${o.node} (node:sqlite)     admissions/s 1 process: ${o.admissionsPerSecond1Process}, uncontended p50 ${f(o.uncontendedLatencyMs.p50)} ms  p95 ${f(o.uncontendedLatencyMs.p95)} ms`,
+  );
+  console.log(
+    `                             claw status --json ${f(o.statusJsonMs)} ms / node -e 0 ${f(o.nodeMs)} ms = ${f(o.ratio)}x; idle heartbeat ${f(o.idleHeartbeatMs)} ms = ${f(o.idleHeartbeatRatio)}x`,
+  );
 }
 const sourceCalls = Object.values(idle.sourceCalls).reduce((a, b) => a + b, 0);
-console.log(`  idle hour, 15 agents         seed cron: 70 model calls, >= 140 source calls; claw: ${idle.heartbeats} heartbeats + ${idle.polls} polls = ${idle.modelCalls} model calls, ${sourceCalls} source calls`);
+console.log(
+  `  idle hour, 15 agents         seed cron: 70 model calls, >= 140 source calls; claw: ${idle.heartbeats} heartbeats + ${idle.polls} polls = ${idle.modelCalls} model calls, ${sourceCalls} source calls`,
+);
 console.log(JSON.stringify(report));
 (await import('./perf.mjs')).runPerfBench();
 await (await import('./proxy.mjs')).benchProxy(root);

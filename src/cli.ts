@@ -67,7 +67,6 @@ export function buildProgram(ctx: Context, argv: string[] = []): Command {
   return program;
 }
 
-
 function wantsJson(argv: string[]): boolean {
   const end = argv.indexOf('--');
   return (end < 0 ? argv : argv.slice(0, end)).includes('--json');

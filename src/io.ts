@@ -123,10 +123,16 @@ export function processIO(): IO {
   return {
     // Everything claw prints goes through here: no API key or store password reaches a terminal or log.
     get stdout() {
-      return (stdout ??= redactingOutput(descriptorOutput(1, () => process.stdout), () => knownSecrets(process.env)));
+      return (stdout ??= redactingOutput(
+        descriptorOutput(1, () => process.stdout),
+        () => knownSecrets(process.env),
+      ));
     },
     get stderr() {
-      return (stderr ??= redactingOutput(descriptorOutput(2, () => process.stderr), () => knownSecrets(process.env)));
+      return (stderr ??= redactingOutput(
+        descriptorOutput(2, () => process.stderr),
+        () => knownSecrets(process.env),
+      ));
     },
     get stdin() {
       return process.stdin;

@@ -80,7 +80,10 @@ export function failureReason(stdout: string, stderr: string): string {
   let text = '';
   for (const raw of lines) {
     // Colour codes and other control characters would garble a report line or a terminal.
-    const line = raw.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '').replace(/[\x00-\x1f\x7f]/g, ' ').trim();
+    const line = raw
+      .replace(/\x1b\[[0-9;]*[A-Za-z]/g, '')
+      .replace(/[\x00-\x1f\x7f]/g, ' ')
+      .trim();
     if (!line) continue;
     text += text === '' ? line : text.endsWith(':') ? ` ${line}` : `; ${line}`;
   }

@@ -44,7 +44,6 @@ export interface Cached<T> {
   error?: string;
 }
 
-
 export interface CachedOptions<T> {
   key: string;
   category: string;

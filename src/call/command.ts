@@ -12,7 +12,10 @@ import type { ProcessRunner } from '../process/runner.js';
 export function findExecutable(command: string, env: NodeJS.ProcessEnv, cwd: string): string | undefined {
   const candidates = command.includes('/')
     ? [isAbsolute(command) ? command : resolve(cwd, command)]
-    : (env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, command));
+    : (env.PATH ?? '')
+        .split(delimiter)
+        .filter(Boolean)
+        .map((dir) => join(dir, command));
   return candidates.find((file) => {
     try {
       accessSync(file, constants.X_OK);

@@ -68,7 +68,11 @@ function send(request: ChatRequest): Promise<RawResponse> {
         res.on('end', () => {
           clearTimeout(timer);
           const retryAfter = res.headers['retry-after'];
-          resolve({ status: res.statusCode ?? 0, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, text: Buffer.concat(chunks).toString('utf8') });
+          resolve({
+            status: res.statusCode ?? 0,
+            retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
+            text: Buffer.concat(chunks).toString('utf8'),
+          });
         });
       },
     );
@@ -91,7 +95,9 @@ export async function postChat(request: ChatRequest): Promise<ChatOutcome> {
       throw new TempFailError(`no answer from ${request.url} within ${formatDuration(request.timeoutMs)}; raise --timeout or try again later`);
     }
     const error = err as NodeJS.ErrnoException;
-    throw new UnavailableError(`cannot reach ${request.url}: ${redact(String(error.code ?? error.message), request.apiKey)}; check the network and the gateway's baseUrl`);
+    throw new UnavailableError(
+      `cannot reach ${request.url}: ${redact(String(error.code ?? error.message), request.apiKey)}; check the network and the gateway's baseUrl`,
+    );
   }
   const { status, text } = response;
   if (status === 429) {

@@ -18,8 +18,7 @@ import { ownPid } from '../host.js';
 import { writeJson } from '../output/json.js';
 
 export type CallTarget =
-  | { kind: 'command'; argv: string[]; retryOn: RegExp; retryExitCodes: number[] }
-  | { kind: 'http'; body: Record<string, unknown>; timeoutMs: number };
+  { kind: 'command'; argv: string[]; retryOn: RegExp; retryExitCodes: number[] } | { kind: 'http'; body: Record<string, unknown>; timeoutMs: number };
 
 export interface CallOptions {
   gateway?: string;
@@ -59,7 +58,8 @@ function blockOrigin(gateway: string, env: NodeJS.ProcessEnv): string {
 /** The upstream's reason, and the Retry-After when it was cut to the ceiling. */
 function blockMessage(attempt: Attempt): string | undefined {
   const ra = attempt.retryAfter;
-  const capped = ra && ra.askedMs > ra.ms ? `Retry-After ${Number.isFinite(ra.askedMs) ? formatDuration(ra.askedMs) : 'out of range'} cut to ${formatDuration(ra.ms)}` : '';
+  const capped =
+    ra && ra.askedMs > ra.ms ? `Retry-After ${Number.isFinite(ra.askedMs) ? formatDuration(ra.askedMs) : 'out of range'} cut to ${formatDuration(ra.ms)}` : '';
   return [attempt.upstreamMessage, capped].filter(Boolean).join('; ') || undefined;
 }
 
@@ -84,7 +84,8 @@ export function planCall(options: CallOptions, config: ClawConfig, io: IO) {
       throw new UnavailableError(`command not found: ${command} (not an executable file${command.includes('/') ? '' : ' on PATH'})`);
     }
   } else {
-    if (!options.model && options.target.body.model === undefined) throw new UsageError('the HTTP form needs --model <provider/model> (or a "model" in --body)');
+    if (!options.model && options.target.body.model === undefined)
+      throw new UsageError('the HTTP form needs --model <provider/model> (or a "model" in --body)');
     for (const gateway of [primary, fallback?.gateway]) if (gateway) keys.set(gateway.name, apiKeyFor(gateway, io.env));
   }
   return { primary, fallback, keys };
@@ -127,9 +128,10 @@ export async function runCall(options: CallOptions, plan: CallPlan, store: Store
       onStoreError: reportOnce(io),
     });
     live.clear();
-    last = options.target.kind === 'command'
-      ? await attemptCommand(options.target, admission, store, io)
-      : await attemptHttp(options, options.target, admission, keys.get(admission.gateway.name)!, store, io);
+    last =
+      options.target.kind === 'command'
+        ? await attemptCommand(options.target, admission, store, io)
+        : await attemptHttp(options, options.target, admission, keys.get(admission.gateway.name)!, store, io);
     if (last.rateLimited) {
       await store.count(admission.gateway.name, 'rateLimited');
       if (last.retryAfter && last.retryAfter.ms > 0) {
@@ -214,19 +216,27 @@ async function attemptHttp(
       failure: `${admission.gateway.name} answered 429 Too Many Requests`,
     };
   }
-  return { exitCode: 75, retryable: true, rateLimited: false, failure: `${admission.gateway.name} answered ${outcome.status}: ${redact(outcome.message, apiKey)}` };
+  return {
+    exitCode: 75,
+    retryable: true,
+    rateLimited: false,
+    failure: `${admission.gateway.name} answered ${outcome.status}: ${redact(outcome.message, apiKey)}`,
+  };
 }
 
 async function dryRun(options: CallOptions, gateway: Gateway, store: Store, io: IO, maxWaitMs: number | undefined): Promise<number> {
   const state = await store.gatewayState(gateway);
   // Live waiters at this priority or above rank ahead of a new request.
   const ahead = priorities.slice(0, options.priority).reduce((sum, name) => sum + state.waiters[name], 0);
-  const decision = gateway.limited ? decide(gateway, options.priority, state.now, { times: state.times, ahead, blockedUntil: state.blockedUntil }) : { admit: true as const };
+  const decision = gateway.limited
+    ? decide(gateway, options.priority, state.now, { times: state.times, ahead, blockedUntil: state.blockedUntil })
+    : { admit: true as const };
   const free = gateway.limited ? freeSlots(gateway, options.priority, state.now, state.times) : null;
   const estimatedWaitMs = decision.admit ? 0 : Math.max(0, decision.estimateAt - state.now);
-  const would: Record<string, unknown> = options.target.kind === 'command'
-    ? { run: options.target.argv }
-    : { post: `${gateway.baseUrl?.replace(/\/+$/, '')}/chat/completions`, model: options.model ? modelIdOf(options.model) : options.target.body.model };
+  const would: Record<string, unknown> =
+    options.target.kind === 'command'
+      ? { run: options.target.argv }
+      : { post: `${gateway.baseUrl?.replace(/\/+$/, '')}/chat/completions`, model: options.model ? modelIdOf(options.model) : options.target.body.model };
   if (options.json) {
     writeJson(io.stdout, {
       dryRun: true,
@@ -243,7 +253,9 @@ async function dryRun(options: CallOptions, gateway: Gateway, store: Store, io: 
     return 0;
   }
   const limit = gateway.limited ? `limited to ${gateway.limit} per ${formatDuration(gateway.windowMs)}, ${free} free now` : 'not limited';
-  io.stdout.write(`[dry run] gateway ${gateway.name}: ${limit}; estimated wait ${formatDuration(estimatedWaitMs)} at ${priorityName(options.priority)} priority\n`);
+  io.stdout.write(
+    `[dry run] gateway ${gateway.name}: ${limit}; estimated wait ${formatDuration(estimatedWaitMs)} at ${priorityName(options.priority)} priority\n`,
+  );
   io.stdout.write(
     options.target.kind === 'command'
       ? `[dry run] would run: ${options.target.argv.join(' ')}\n`

@@ -39,7 +39,13 @@ export function registerCache(program: Command, ctx: Context): void {
           return;
         }
         const table = renderTable(
-          [{ header: 'CATEGORY' }, { header: 'ENTRIES', align: 'right' }, { header: 'FRESH', align: 'right' }, { header: 'STALE', align: 'right' }, { header: 'OLDEST' }],
+          [
+            { header: 'CATEGORY' },
+            { header: 'ENTRIES', align: 'right' },
+            { header: 'FRESH', align: 'right' },
+            { header: 'STALE', align: 'right' },
+            { header: 'OLDEST' },
+          ],
           stats.categories.map((c) => [
             c.category,
             String(c.entries),
@@ -50,7 +56,9 @@ export function registerCache(program: Command, ctx: Context): void {
           { paint: await stdoutPaint(ctx) },
         );
         ctx.io.stdout.write(`${table.join('\n')}\n`);
-        ctx.io.stdout.write(`hits ${stats.hits}, misses ${stats.misses}, stale served ${stats.staleServed}, hit rate ${stats.hitRate === null ? '-' : `${Math.round(stats.hitRate * 100)}%`}\n`);
+        ctx.io.stdout.write(
+          `hits ${stats.hits}, misses ${stats.misses}, stale served ${stats.staleServed}, hit rate ${stats.hitRate === null ? '-' : `${Math.round(stats.hitRate * 100)}%`}\n`,
+        );
       } finally {
         await store.close();
       }

@@ -104,7 +104,7 @@ export function registerCall(program: Command, ctx: Context): void {
         'Command form: `claw call --gateway nvidia -- <command> [args...]` runs the command without a shell once admitted ' +
         'and exits with its exit code; {model} in its arguments becomes the model used, CLAW_MODEL and CLAW_GATEWAY are set in its environment.\n\n' +
         'HTTP form: `claw call --model nvidia/deepseek-ai/deepseek-v4-pro --prompt "..."` POSTs an OpenAI-style chat completion ' +
-        "to the gateway's baseUrl with the key from its apiKeyEnv and prints the reply (--json: the whole response, with \"ok\": true added).\n\n" +
+        'to the gateway\'s baseUrl with the key from its apiKeyEnv and prints the reply (--json: the whole response, with "ok": true added).\n\n' +
         'When no slot is free, urgent/high/normal wait until admitted and low waits 2s; --max-wait caps the wait, ' +
         'then --fallback-model is used if its gateway has room, else exit 75. ' +
         "An upstream 429 blocks the gateway for every process for its Retry-After, cut to the gateway's maxRetryAfter (default 10m); " +
@@ -137,10 +137,7 @@ export function registerCall(program: Command, ctx: Context): void {
     )
     .action(async (command: string[], raw: RawCallOptions) => {
       const options = await parseCallOptions(raw, command, ctx.io.stdin);
-      const [{ loadConfig }, { planCall, runCall }] = await Promise.all([
-        import('../config/config.js'),
-                import('../call/run.js'),
-      ]);
+      const [{ loadConfig }, { planCall, runCall }] = await Promise.all([import('../config/config.js'), import('../call/run.js')]);
       const config = loadConfig(ctx.io.env);
       // Refuse bad input (unknown command, missing key) before the store is touched.
       const plan = planCall(options, config, ctx.io);

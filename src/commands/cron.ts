@@ -36,18 +36,24 @@ export function registerCron(program: Command, ctx: Context): void {
         'else refused with the reason.\n\n' +
         '`install` replaces the marked block in your crontab and keeps everything else; running it twice changes nothing.',
     )
-    .addHelpText('after', '\nExamples:\n  claw cron print\n  claw cron install --dry-run\n  claw cron install --log-dir /var/log/claw\n  claw cron print --cron ignores-tz --host-tz UTC');
+    .addHelpText(
+      'after',
+      '\nExamples:\n  claw cron print\n  claw cron install --dry-run\n  claw cron install --log-dir /var/log/claw\n  claw cron print --cron ignores-tz --host-tz UTC',
+    );
 
   const cronOptions = (command: Command) =>
     command
       .addOption(heartbeatsDirOption())
       .option('--log-dir <dir>', 'where each line appends its output (default: <state dir>/logs)')
       .addOption(
-        new Option('--cron <kind>', 'whether your cron honours CRON_TZ (cronie) or ignores it (Debian/Ubuntu cron); auto looks at the running daemon and the installed binaries')
+        new Option(
+          '--cron <kind>',
+          'whether your cron honours CRON_TZ (cronie) or ignores it (Debian/Ubuntu cron); auto looks at the running daemon and the installed binaries',
+        )
           .choices(['auto', 'honours-tz', 'ignores-tz'])
           .default('auto'),
       )
-      .option('--host-tz <zone>', "the zone cron fires in (default: /etc/localtime, /etc/timezone, then TZ)");
+      .option('--host-tz <zone>', 'the zone cron fires in (default: /etc/localtime, /etc/timezone, then TZ)');
 
   const block = (raw: RawCronOptions) => buildCronBlock(ctx.io, raw);
   const tell = async (lines: { warning: boolean; message: string }[]) => {
@@ -92,8 +98,10 @@ export async function buildCronBlock(io: IO, raw: RawCronOptions) {
     import('../cron/crontab.js'),
     import('../redact.js'),
   ]);
-  if (raw.logDir !== undefined && /[\n\r\0]/.test(raw.logDir)) throw new UsageError('--log-dir cannot contain a newline: cron cannot run a line that holds one');
-  if (raw.hostTz !== undefined && !core.validZone(raw.hostTz)) throw new UsageError(`--host-tz: unknown time zone ${JSON.stringify(raw.hostTz)} (use an IANA name such as UTC or Asia/Shanghai)`);
+  if (raw.logDir !== undefined && /[\n\r\0]/.test(raw.logDir))
+    throw new UsageError('--log-dir cannot contain a newline: cron cannot run a line that holds one');
+  if (raw.hostTz !== undefined && !core.validZone(raw.hostTz))
+    throw new UsageError(`--host-tz: unknown time zone ${JSON.stringify(raw.hostTz)} (use an IANA name such as UTC or Asia/Shanghai)`);
   const env = io.env;
   const config = loadConfig(env);
   const dir = heartbeatsDir(env, config, io.cwd, raw.heartbeatsDir);
@@ -117,7 +125,9 @@ export async function buildCronBlock(io: IO, raw: RawCronOptions) {
   const notes = [
     core.cronKindNote(detected.kind, host.zone),
     ...path.found.map((f) => `${f.program}: ${f.path}${f.interpreter ? ` (run by ${f.interpreter})` : ''}`),
-    ...path.missing.map((p) => `${p} was not found on PATH when this block was written: under cron it will be "not installed"; install it, then run claw cron install again`),
+    ...path.missing.map(
+      (p) => `${p} was not found on PATH when this block was written: under cron it will be "not installed"; install it, then run claw cron install again`,
+    ),
     ...path.warnings.map((w) => `warning: ${w}`),
   ];
 
@@ -143,7 +153,10 @@ export async function buildCronBlock(io: IO, raw: RawCronOptions) {
   }
 
   const absolute = (value: string) => resolve(io.cwd, value);
-  const lines: [string, string][] = [['PATH', path.dirs.join(':')], ['CLAW_HEARTBEATS_DIR', dir]];
+  const lines: [string, string][] = [
+    ['PATH', path.dirs.join(':')],
+    ['CLAW_HEARTBEATS_DIR', dir],
+  ];
   if (env.CLAW_STATE_DIR) lines.push(['CLAW_STATE_DIR', absolute(env.CLAW_STATE_DIR)]);
   if (env.CLAW_CONFIG_DIR) lines.push(['CLAW_CONFIG_DIR', absolute(env.CLAW_CONFIG_DIR)]);
   const store = env.CLAW_STORE;
@@ -162,7 +175,10 @@ export async function buildCronBlock(io: IO, raw: RawCronOptions) {
       : text;
   // What cron print and install say on stderr, each line after `claw: `.
   const diagnostics = [
-    { warning: false, message: `cron ${detected.kind === 'honours-tz' ? 'honours' : 'ignores'} CRON_TZ (${detected.why}); host zone ${host.zone} (from ${host.from})` },
+    {
+      warning: false,
+      message: `cron ${detected.kind === 'honours-tz' ? 'honours' : 'ignores'} CRON_TZ (${detected.why}); host zone ${host.zone} (from ${host.from})`,
+    },
     ...path.missing.map((p) => ({ warning: true, message: `${p} was not found on PATH: its lines will report it "not installed" under cron` })),
     ...path.warnings.map((w) => ({ warning: true, message: `warning: ${w}` })),
   ];

@@ -52,13 +52,12 @@ export function registerDoctor(program: Command, ctx: Context): void {
     .addOption(heartbeatsDirOption())
     .addHelpText('after', '\nExamples:\n  claw doctor\n  claw doctor --json | jq \'.checks[] | select(.status != "ok")\'')
     .action(async (raw: RawDoctorOptions) => {
-      const [{ runDoctor }, { configFile }, { sqliteRuntime, isSafeSqliteVersion }, cron] =
-        await Promise.all([
-          import('../doctor/checks.js'),
-          import('../config/paths.js'),
-          import('../store/sqlite-driver.js'),
-          import('../cron/crontab.js'),
-        ]);
+      const [{ runDoctor }, { configFile }, { sqliteRuntime, isSafeSqliteVersion }, cron] = await Promise.all([
+        import('../doctor/checks.js'),
+        import('../config/paths.js'),
+        import('../store/sqlite-driver.js'),
+        import('../cron/crontab.js'),
+      ]);
       const env = ctx.io.env;
       const deps: DoctorDeps = {
         env,
@@ -83,7 +82,9 @@ export function registerDoctor(program: Command, ctx: Context): void {
         // block was written for; the check compares its jobs and CLAW_* lines.
         expectedCronBlock: async (roster, target) =>
           (
-            await (await import('./cron.js')).buildCronBlock(ctx.io, {
+            await (
+              await import('./cron.js')
+            ).buildCronBlock(ctx.io, {
               heartbeatsDir: roster.dir,
               cron: target?.kind ?? 'auto',
               ...(target?.hostZone ? { hostTz: target.hostZone } : {}),

@@ -38,7 +38,12 @@ export function formatHeartbeat(report: HeartbeatReport, paint: Paint = plain): 
     `${s.source} ${paint(toneOf(s.state), s.state)}${s.state === 'ok' ? ` (${s.tasks} task(s))` : s.detail ? ` (${s.detail})` : ''}`;
   out.push(`  ${paint('dim', 'sources:')} ${report.sources.map(source).join('; ')}`);
   const c = report.counts;
-  out.push(paint('dim', `  claimable ${c.claimable}, blocked ${c.blocked}, in progress ${c.inProgress}, stalled ${c.suspected} suspected / ${c.confirmed} confirmed, paused ${c.paused}`));
+  out.push(
+    paint(
+      'dim',
+      `  claimable ${c.claimable}, blocked ${c.blocked}, in progress ${c.inProgress}, stalled ${c.suspected} suspected / ${c.confirmed} confirmed, paused ${c.paused}`,
+    ),
+  );
   for (const b of report.blocked) out.push(`  blocked: [${b.source} ${b.id}] ${b.title}${b.waitingOn.length ? ` (waiting on ${b.waitingOn.join(', ')})` : ''}`);
   for (const t of report.claimable) out.push(`  to do: [${t.source} ${t.id}] ${t.title} (${t.priority}, round ${t.rounds + (d ? 1 : 0)})`);
   for (const t of report.recover) out.push(`  recover: [${t.source} ${t.id}] ${t.title}`);
@@ -68,7 +73,10 @@ export function registerHeartbeat(program: Command, ctx: Context): void {
     .option('--no-splay', "skip the agent's deterministic start delay (cron runs use it off a TTY)")
     .addOption(heartbeatsDirOption())
     .addOption(stateDirOption())
-    .addHelpText('after', '\nExamples:\n  claw heartbeat coo --dry-run\n  claw heartbeat coo --json --no-splay\n  */10 * * * * claw heartbeat coo   # crontab; see `claw cron print`\n\nExit: 0 idle, dispatched, degraded or skipped; 75 when the dispatch failed.')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  claw heartbeat coo --dry-run\n  claw heartbeat coo --json --no-splay\n  */10 * * * * claw heartbeat coo   # crontab; see `claw cron print`\n\nExit: 0 idle, dispatched, degraded or skipped; 75 when the dispatch failed.',
+    )
     .action(async (agentId: string, raw: RawHeartbeatOptions) => {
       const [{ loadConfig }, { heartbeatsDir, loadAgent }, { runHeartbeat }, book] = await Promise.all([
         import('../config/config.js'),
@@ -95,7 +103,8 @@ export function registerHeartbeat(program: Command, ctx: Context): void {
         });
         // `ok` follows the exit code: false only when the dispatch failed (exit 75).
         if (raw.json) writeJson(ctx.io.stdout, { ok: report.outcome !== 'failed', ...report });
-        else if (report.outcome === 'skipped') ctx.io.stderr.write(diagnostic(await stderrPaint(ctx), 'warning', `heartbeat ${agent.id} skipped: ${report.error}`));
+        else if (report.outcome === 'skipped')
+          ctx.io.stderr.write(diagnostic(await stderrPaint(ctx), 'warning', `heartbeat ${agent.id} skipped: ${report.error}`));
         // Cron-quiet: an idle run off a TTY prints nothing, so cron mails only what matters.
         else if (report.outcome !== 'idle' || ctx.io.stdout.isTTY || report.dryRun) ctx.io.stdout.write(formatHeartbeat(report, await stdoutPaint(ctx)));
         ctx.exitCode = report.outcome === 'failed' ? ExitCode.tempFail : ExitCode.ok;

@@ -4,12 +4,14 @@ import { exitCodeTable, UsageError } from '../errors.js';
 
 export function formatExitCodes(): string {
   const lines = exitCodeTable.map(([code, name, meaning]) => `  ${String(code).padEnd(4)}${name.padEnd(19)}${meaning}`);
-  return [
-    'claw exit codes (sysexits):',
-    ...lines,
-    '  other: `claw call -- <command>` exits with the wrapped command\'s own code (128+N when killed by signal N).',
-    'Under --json a failure prints {"ok":false,"error":{"type":...,"message":...}} on stdout.',
-  ].join('\n') + '\n';
+  return (
+    [
+      'claw exit codes (sysexits):',
+      ...lines,
+      "  other: `claw call -- <command>` exits with the wrapped command's own code (128+N when killed by signal N).",
+      'Under --json a failure prints {"ok":false,"error":{"type":...,"message":...}} on stdout.',
+    ].join('\n') + '\n'
+  );
 }
 
 export function registerHelp(program: Command, ctx: Context): void {

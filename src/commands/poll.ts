@@ -53,7 +53,9 @@ export function registerPoll(program: Command, ctx: Context): void {
         const sourcesOf = (a: (typeof report.agents)[number]): Cell => {
           const bad = Object.entries(a.sources).filter(([, state]) => state === 'stale' || state === 'unavailable');
           if (bad.length === 0) return { text: 'ok', tone: 'good' };
-          const text = bad.map(([source, state]) => `${source} ${state}${state === 'stale' ? ` ${formatDuration((a.staleSeconds[source] ?? 0) * 1000)}` : ''}`).join(', ');
+          const text = bad
+            .map(([source, state]) => `${source} ${state}${state === 'stale' ? ` ${formatDuration((a.staleSeconds[source] ?? 0) * 1000)}` : ''}`)
+            .join(', ');
           return { text, tone: toneOf(bad.some(([, state]) => state === 'unavailable') ? 'unavailable' : 'stale') };
         };
         const columns: Column[] = [

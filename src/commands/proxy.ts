@@ -117,7 +117,9 @@ export function registerProxy(program: Command, ctx: Context): void {
       } catch (err) {
         await store.close();
         const code = (err as NodeJS.ErrnoException).code;
-        throw new UnavailableError(`cannot listen on ${options.host}:${options.port}: ${code ?? (err as Error).message}${code === 'EADDRINUSE' ? ' (another proxy running? pick another --port)' : ''}`);
+        throw new UnavailableError(
+          `cannot listen on ${options.host}:${options.port}: ${code ?? (err as Error).message}${code === 'EADDRINUSE' ? ' (another proxy running? pick another --port)' : ''}`,
+        );
       }
       ctx.io.stdout.write(`claw proxy listening on ${proxy.url}\n`);
       log(`claw proxy: store ${store.kind} ${store.location}; listening on ${proxy.url}`);

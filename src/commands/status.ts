@@ -104,7 +104,8 @@ export function formatStatus(doc: StatusDocument, now: number, paint: Paint = pl
       ),
     );
     for (const a of doc.agents) {
-      for (const u of a.unsent) out.push(`${paint('warn', 'unsent escalation')} ${a.agent} ${u.condition}: ${u.error ?? 'not sent'}${u.attempts ? ` (${u.attempts} attempt(s))` : ''}`);
+      for (const u of a.unsent)
+        out.push(`${paint('warn', 'unsent escalation')} ${a.agent} ${u.condition}: ${u.error ?? 'not sent'}${u.attempts ? ` (${u.attempts} attempt(s))` : ''}`);
     }
   }
   out.push('');
@@ -119,7 +120,7 @@ export function formatStatus(doc: StatusDocument, now: number, paint: Paint = pl
 export function registerStatus(program: Command, ctx: Context): void {
   program
     .command('status')
-    .summary('show the limits, the cache and every agent\'s health')
+    .summary("show the limits, the cache and every agent's health")
     .description(
       'Per gateway: limit and window, used in the current window, free now, when the next slot frees, ' +
         'live waiters by priority, the 429 back-off (blocked until, who set it and why; `claw unblock` clears it), ' +
@@ -147,9 +148,18 @@ export function registerStatus(program: Command, ctx: Context): void {
         const failed = Boolean(raw.check) && unwell.length > 0;
         if (raw.prometheus) ctx.io.stdout.write((await import('../status/prometheus.js')).formatPrometheus(doc));
         else if (raw.json) writeJson(ctx.io.stdout, { ...doc, ok: !failed });
-        else ctx.io.stdout.write(formatStatus(doc, ctx.io.now(), await stdoutPaint(ctx), ctx.io.stdout.isTTY ? terminalWidth(ctx.io.stdout, ctx.io.env) : undefined));
+        else
+          ctx.io.stdout.write(
+            formatStatus(doc, ctx.io.now(), await stdoutPaint(ctx), ctx.io.stdout.isTTY ? terminalWidth(ctx.io.stdout, ctx.io.env) : undefined),
+          );
         if (failed) {
-          ctx.io.stderr.write(diagnostic(await stderrPaint(ctx), 'error', `${unwell.length} agent(s) late or failing: ${unwell.map((a) => `${a.agent} (${a.health})`).join(', ')}`));
+          ctx.io.stderr.write(
+            diagnostic(
+              await stderrPaint(ctx),
+              'error',
+              `${unwell.length} agent(s) late or failing: ${unwell.map((a) => `${a.agent} (${a.health})`).join(', ')}`,
+            ),
+          );
           ctx.exitCode = ExitCode.tempFail;
         }
       } finally {

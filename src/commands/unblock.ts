@@ -19,7 +19,7 @@ export function registerUnblock(program: Command, ctx: Context): void {
     .argument('<gateway>', 'a gateway name or one of its provider ids, e.g. nvidia')
     .option('--json', 'print JSON')
     .addOption(stateDirOption())
-    .addHelpText('after', '\nExamples:\n  claw unblock nvidia\n  claw unblock nvidia --json\n  claw status --json | jq \'.gateways[] | select(.block) | .name\'')
+    .addHelpText('after', "\nExamples:\n  claw unblock nvidia\n  claw unblock nvidia --json\n  claw status --json | jq '.gateways[] | select(.block) | .name'")
     .action(async (name: string, raw: { json?: boolean; stateDir?: string }) => {
       const [{ loadConfig, gatewayConfigs }, { findGateway, toGateway }, { gatewayReport }] = await Promise.all([
         import('../config/config.js'),

@@ -144,7 +144,8 @@ export function configProblem(config: unknown): string | undefined {
       if (!proxyKeys.has(key)) return `unknown key "proxy.${key}" (known: ${[...proxyKeys].join(', ')})`;
     }
     const { retryFor, priority, maxBodyBytes } = config.proxy;
-    if (retryFor !== undefined && parseDuration(retryFor as string | number) === undefined) return `proxy.retryFor: ${JSON.stringify(retryFor)} is not a duration (use 500ms, 2s, 10m, 1h or seconds)`;
+    if (retryFor !== undefined && parseDuration(retryFor as string | number) === undefined)
+      return `proxy.retryFor: ${JSON.stringify(retryFor)} is not a duration (use 500ms, 2s, 10m, 1h or seconds)`;
     if (priority !== undefined && (typeof priority !== 'string' || parsePriority(priority) === undefined)) {
       return `proxy.priority: ${JSON.stringify(priority)} is not a priority (urgent, high, normal or low)`;
     }

@@ -37,15 +37,43 @@ export interface Roster {
 }
 
 const agentKeys = new Set([
-  'id', 'schedule', 'tz', 'workspace', 'multica', 'workboard', 'docs', 'model', 'fallbackModel', 'priority',
-  'dispatch', 'notify', 'stallAfter', 'maxRounds', 'warnAt', 'splay', 'timeout', 'sourceTimeout',
+  'id',
+  'schedule',
+  'tz',
+  'workspace',
+  'multica',
+  'workboard',
+  'docs',
+  'model',
+  'fallbackModel',
+  'priority',
+  'dispatch',
+  'notify',
+  'stallAfter',
+  'maxRounds',
+  'warnAt',
+  'splay',
+  'timeout',
+  'sourceTimeout',
 ]);
 
 const agentIdPattern = /^[A-Za-z0-9_][\w.-]*$/;
 
 // openclaw's --timeout ({timeout}: claw's timeout less a margin) ends the turn before claw's own
 // timeout kills it; 11m leaves openclaw its default 600 s.
-export const defaultDispatch = ['openclaw', 'agent', '--agent', '{agent}', '--session-key', 'claw-heartbeat', '--message', '{message}', '--timeout', '{timeout}', '--json'];
+export const defaultDispatch = [
+  'openclaw',
+  'agent',
+  '--agent',
+  '{agent}',
+  '--session-key',
+  'claw-heartbeat',
+  '--message',
+  '{message}',
+  '--timeout',
+  '{timeout}',
+  '--json',
+];
 
 const builtinDefaults: Record<string, unknown> = {
   tz: 'UTC',

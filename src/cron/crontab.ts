@@ -34,7 +34,6 @@ export interface CrontabOptions {
 /** Vixie cron reads an env line into a 1000-byte buffer and a command into another. */
 const maxLine = 999;
 
-
 /**
  * The command part of a crontab line: each word quoted for sh, and `%` (which cron turns into a
  * newline and stdin) escaped as `\%`. A newline cannot be written at all; a backslash right before
@@ -43,7 +42,8 @@ const maxLine = 999;
 export function cronCommand(words: string[]): string {
   for (const word of words) {
     if (/[\n\r\0]/.test(word)) throw new ConfigError(`cannot put ${JSON.stringify(word)} in a crontab line: it contains a newline; use a path without one`);
-    if (word.includes('\\%')) throw new ConfigError(`cannot put ${JSON.stringify(word)} in a crontab line: cron reads "\\%" as an escape; use a path without "\\%"`);
+    if (word.includes('\\%'))
+      throw new ConfigError(`cannot put ${JSON.stringify(word)} in a crontab line: cron reads "\\%" as an escape; use a path without "\\%"`);
   }
   return words.map(shellQuote).join(' ').replace(/%/g, '\\%');
 }
@@ -70,7 +70,8 @@ export function crontabBlock(roster: Roster, options: CrontabOptions): string {
   for (const [key, value] of options.env) lines.push(envLine(key, value));
   const job = (schedule: string, args: string[], log: string) => {
     const line = `${schedule} ${cronCommand([...options.claw, ...args])} >> ${cronCommand([join(options.logDir, log)])} 2>&1`;
-    if (line.length > maxLine) throw new ConfigError(`a crontab line would be ${line.length} characters, over cron's ${maxLine}: use a shorter --log-dir or install path`);
+    if (line.length > maxLine)
+      throw new ConfigError(`a crontab line would be ${line.length} characters, over cron's ${maxLine}: use a shorter --log-dir or install path`);
     return line;
   };
   // The poll line is the same at every instant in every zone.
@@ -95,9 +96,11 @@ export function crontabBlock(roster: Roster, options: CrontabOptions): string {
     }
     for (const tz of zones) {
       const agents = roster.agents.filter((a) => a.tz === tz);
-      const hostLine = (agent: (typeof agents)[number]) => options.hostLines?.get(pairKey(agent.schedule, agent.tz)) ?? { kind: 'same' as const, schedule: agent.schedule };
+      const hostLine = (agent: (typeof agents)[number]) =>
+        options.hostLines?.get(pairKey(agent.schedule, agent.tz)) ?? { kind: 'same' as const, schedule: agent.schedule };
       const same = [...new Set(agents.filter((a) => hostLine(a).kind === 'same').map((a) => `"${a.schedule}"`))];
-      if (tz !== options.hostTz && same.length > 0) lines.push(`# ${tz}: ${same.join(', ')} fire${same.length === 1 ? 's' : ''} at the same instants in ${options.hostTz}`);
+      if (tz !== options.hostTz && same.length > 0)
+        lines.push(`# ${tz}: ${same.join(', ')} fire${same.length === 1 ? 's' : ''} at the same instants in ${options.hostTz}`);
       for (const agent of agents) {
         const host = hostLine(agent);
         if (host.kind === 'refused') continue;
@@ -109,7 +112,6 @@ export function crontabBlock(roster: Roster, options: CrontabOptions): string {
   lines.push(blockEnd);
   return `${lines.join('\n')}\n`;
 }
-
 
 /** The job lines of a block (not comments, not env lines). */
 export function jobLines(block: string): string[] {
@@ -163,7 +165,10 @@ export function which(name: string, path: string, files: FileProbe): string | un
 export function envInterpreter(head: string): string | undefined {
   const shebang = /^#!\s*(\S+)(.*)$/m.exec(head.split('\n')[0] ?? '');
   if (!shebang || !/(^|\/)env$/.test(shebang[1]!)) return undefined;
-  const words = shebang[2]!.trim().split(/\s+/).filter((w) => w !== '-S' && !/^\w+=/.test(w));
+  const words = shebang[2]!
+    .trim()
+    .split(/\s+/)
+    .filter((w) => w !== '-S' && !/^\w+=/.test(w));
   return words[0];
 }
 
@@ -204,7 +209,10 @@ export function cronPath(programs: string[], userPath: string, clawNode: string,
   add('/usr/bin');
   add('/bin');
   for (const dir of dirs) {
-    if (/[:\n\r\0]/.test(dir)) throw new ConfigError(`cannot put ${JSON.stringify(dir)} on cron's PATH: a PATH entry cannot hold ":" or a newline; install it in a dir without one or link it from one`);
+    if (/[:\n\r\0]/.test(dir))
+      throw new ConfigError(
+        `cannot put ${JSON.stringify(dir)} on cron's PATH: a PATH entry cannot hold ":" or a newline; install it in a dir without one or link it from one`,
+      );
   }
   const path = dirs.join(delimiter);
   const warnings: string[] = [];
@@ -363,7 +371,8 @@ const crontabTimeoutMs = 30_000;
 /** The user's crontab as it is, secrets included ('' when there is none yet): install writes it back. */
 export async function readCrontab(runner: ProcessRunner, env: NodeJS.ProcessEnv): Promise<string> {
   const result = await runner.run(['crontab', '-l'], { env, timeoutMs: crontabTimeoutMs, secrets: [] });
-  if (result.spawnError?.code === 'ENOENT') throw new UnavailableError('crontab not found on PATH: install cron (apt-get install cron) or use `claw cron print`');
+  if (result.spawnError?.code === 'ENOENT')
+    throw new UnavailableError('crontab not found on PATH: install cron (apt-get install cron) or use `claw cron print`');
   if (result.code === 0) return result.stdout;
   if (/no crontab/i.test(result.stderr)) return '';
   throw new UnavailableError(`crontab -l failed: ${crontabFailure(result)}`);

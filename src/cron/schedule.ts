@@ -37,9 +37,7 @@ export function ticksAround(schedule: string, tz: string, at: number, until: num
 // translates it when a fixed offset makes that exact, else refuses with the reason.
 
 export type HostSchedule =
-  | { kind: 'same'; schedule: string }
-  | { kind: 'translated'; schedule: string; shiftMinutes: number; why: string }
-  | { kind: 'refused'; reason: string };
+  { kind: 'same'; schedule: string } | { kind: 'translated'; schedule: string; shiftMinutes: number; why: string } | { kind: 'refused'; reason: string };
 
 /** How far ahead fire times are compared: a year covers every daylight-saving rule. */
 const scanMinutes = 366 * 1440;
@@ -80,7 +78,9 @@ function matcher(schedule: string): Matcher {
 
 /** Syntax cron-parser accepts but Vixie cron and cronie reject (the whole crontab would fail to install). */
 export function crontabSyntaxProblem(schedule: string): string | undefined {
-  return /[LW#?]/i.test(schedule.replace(/[a-z]{3}/gi, (name) => (/^(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|sun|mon|tue|wed|thu|fri|sat)$/i.test(name) ? '' : name)))
+  return /[LW#?]/i.test(
+    schedule.replace(/[a-z]{3}/gi, (name) => (/^(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|sun|mon|tue|wed|thu|fri|sat)$/i.test(name) ? '' : name)),
+  )
     ? `"${schedule}" uses L, W, # or ?, which cron does not understand`
     : undefined;
 }
@@ -91,7 +91,15 @@ const formatters = new Map<string, Intl.DateTimeFormat>();
 export function offsetMinutes(tz: string, at: number): number {
   let format = formatters.get(tz);
   if (!format) {
-    format = new Intl.DateTimeFormat('en-US', { timeZone: tz, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric' });
+    format = new Intl.DateTimeFormat('en-US', {
+      timeZone: tz,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+    });
     formatters.set(tz, format);
   }
   const p: Record<string, number> = {};
@@ -169,7 +177,7 @@ function fieldText(set: boolean[], first: number, original: string, originalSet:
   const values = range(set.length - first, first).filter((v) => set[v]);
   if (values.length === set.length - first) return '*';
   const parts: string[] = [];
-  for (let i = 0; i < values.length; ) {
+  for (let i = 0; i < values.length;) {
     let j = i;
     while (j + 1 < values.length && values[j + 1] === values[j]! + 1) j++;
     parts.push(j - i >= 2 ? `${values[i]}-${values[j]}` : values.slice(i, j + 1).join(','));
@@ -177,7 +185,6 @@ function fieldText(set: boolean[], first: number, original: string, originalSet:
   }
   return parts.join(',');
 }
-
 
 /** The schedule in the host's zone for an agent zone `shift` minutes ahead of it, or why one line cannot say it. */
 function shifted(m: Matcher, shift: number): { schedule: string } | { why: string } {
@@ -198,7 +205,9 @@ function shifted(m: Matcher, shift: number): { schedule: string } | { why: strin
   if (times.size !== minute.filter(Boolean).length * hour.filter(Boolean).length) {
     return { why: `shifted by ${formatOffset(-shift)} its minutes land in different hours, which one crontab line cannot express` };
   }
-  const everyDay = m.month.slice(1).every(Boolean) && (m.domStar || m.dowStar ? m.dom.slice(1).every(Boolean) && m.dow.every(Boolean) : m.dom.slice(1).every(Boolean) || m.dow.every(Boolean));
+  const everyDay =
+    m.month.slice(1).every(Boolean) &&
+    (m.domStar || m.dowStar ? m.dom.slice(1).every(Boolean) && m.dow.every(Boolean) : m.dom.slice(1).every(Boolean) || m.dow.every(Boolean));
   const [min, hr, dom, month, dow] = m.raw as [string, string, string, string, string];
   const times5 = `${fieldText(minute, 0, min, m.minute)} ${fieldText(hour, 0, hr, m.hour)}`;
   if (everyDay || (dayShifts.size === 1 && dayShifts.has(0))) return { schedule: `${times5} ${dom} ${month} ${dow}` };
@@ -208,7 +217,9 @@ function shifted(m: Matcher, shift: number): { schedule: string } | { why: strin
     for (const d of range(7).filter((v) => m.dow[v])) shiftedDow[(((d + days) % 7) + 7) % 7] = true;
     return { schedule: `${times5} ${dom} ${month} ${fieldText(shiftedDow, 0, dow, m.dow)}` };
   }
-  return { why: `shifted by ${formatOffset(-shift)} some runs move to ${dayShifts.has(-1) ? 'the day before' : 'the next day'}, which one line cannot express with its day-of-month or month field` };
+  return {
+    why: `shifted by ${formatOffset(-shift)} some runs move to ${dayShifts.has(-1) ? 'the day before' : 'the next day'}, which one line cannot express with its day-of-month or month field`,
+  };
 }
 
 /**
@@ -238,7 +249,12 @@ export function hostSchedule(schedule: string, tz: string, hostTz: string, now: 
   if (firstDifference(agent, agentSegments, matcher(result.schedule), hostSegments, from) !== undefined) {
     return { kind: 'refused', reason: `no line in ${hostTz} fires at the same instants (checked over a year)` };
   }
-  return { kind: 'translated', schedule: result.schedule, shiftMinutes: shift, why: `${tz} is a fixed ${formatOffset(shift)} from ${hostTz}; checked to fire at the same instants over the next year` };
+  return {
+    kind: 'translated',
+    schedule: result.schedule,
+    shiftMinutes: shift,
+    why: `${tz} is a fixed ${formatOffset(shift)} from ${hostTz}; checked to fire at the same instants over the next year`,
+  };
 }
 
 const dayNames = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
@@ -255,6 +271,11 @@ export function onCalendar(schedule: string, tz: string): string | undefined {
           .filter((v) => set[v])
           .map((v) => String(v).padStart(pad, '0'))
           .join(',');
-  const days = all(m.dow, 0) ? '' : `${range(7).filter((v) => m.dow[v]).map((v) => dayNames[v]).join(',')} `;
+  const days = all(m.dow, 0)
+    ? ''
+    : `${range(7)
+        .filter((v) => m.dow[v])
+        .map((v) => dayNames[v])
+        .join(',')} `;
   return `OnCalendar=${days}*-${list(m.month, 1, 2)}-${list(m.dom, 1, 2)} ${list(m.hour, 0, 2)}:${list(m.minute, 0, 2)}:00 ${tz}`;
 }

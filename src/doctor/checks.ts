@@ -108,7 +108,8 @@ export function nodeCheck(version: string): Check {
   if (major === 20) {
     return warn('node', `Node ${version}: Node 20 reached end of life on 2026-04-30`, 'install Node 24 (nvm install 24 && nvm use 24) and run claw with it');
   }
-  if (major < 20) return fail('node', `Node ${version} is too old for claw (it needs 20, 22 or 24)`, 'install Node 24 (nvm install 24 && nvm use 24)', ExitCode.unavailable);
+  if (major < 20)
+    return fail('node', `Node ${version} is too old for claw (it needs 20, 22 or 24)`, 'install Node 24 (nvm install 24 && nvm use 24)', ExitCode.unavailable);
   return warn('node', `Node ${version} is not a line claw is tested on (24, 22, 20)`, 'use Node 24 (nvm install 24 && nvm use 24)');
 }
 
@@ -117,7 +118,12 @@ export function sqliteCheck(deps: Pick<DoctorDeps, 'sqliteRuntime' | 'isSafeSqli
   try {
     runtime = deps.sqliteRuntime();
   } catch (err) {
-    return fail('sqlite', `no usable SQLite driver: ${withoutFix(err)}`, fixOf(err, 'reinstall claw under this Node (npm ci), or use Node 24 (node:sqlite)'), ExitCode.unavailable);
+    return fail(
+      'sqlite',
+      `no usable SQLite driver: ${withoutFix(err)}`,
+      fixOf(err, 'reinstall claw under this Node (npm ci), or use Node 24 (node:sqlite)'),
+      ExitCode.unavailable,
+    );
   }
   const detail = `${runtime.driver}, SQLite ${runtime.sqliteVersion}`;
   if (!deps.isSafeSqliteVersion(runtime.sqliteVersion)) {
@@ -140,7 +146,8 @@ function modeText(mode: number): string {
 export function stateDirChecks(dir: string): Check[] {
   if (!existsSync(dir)) return [ok('state dir', `${dir} (not created yet: the first claw run makes it, mode 700)`)];
   const stat = statSync(dir);
-  if (!stat.isDirectory()) return [fail('state dir', `${dir} is not a directory`, `move it aside or point CLAW_STATE_DIR (or --state-dir) elsewhere`, ExitCode.unavailable)];
+  if (!stat.isDirectory())
+    return [fail('state dir', `${dir} is not a directory`, `move it aside or point CLAW_STATE_DIR (or --state-dir) elsewhere`, ExitCode.unavailable)];
   const checks: Check[] = [];
   try {
     accessSync(dir, constants.R_OK | constants.W_OK | constants.X_OK);
@@ -150,7 +157,9 @@ export function stateDirChecks(dir: string): Check[] {
         : ok('state dir', `${dir} (mode ${modeText(stat.mode)})`),
     );
   } catch {
-    checks.push(fail('state dir', `${dir} is not writable by this user`, `chown -R $(id -un) ${dir} (or point CLAW_STATE_DIR elsewhere)`, ExitCode.unavailable));
+    checks.push(
+      fail('state dir', `${dir} is not writable by this user`, `chown -R $(id -un) ${dir} (or point CLAW_STATE_DIR elsewhere)`, ExitCode.unavailable),
+    );
   }
   const loose: string[] = [];
   const readOnly: string[] = [];
@@ -166,7 +175,9 @@ export function stateDirChecks(dir: string): Check[] {
     }
   }
   if (readOnly.length > 0) {
-    checks.push(fail('state file modes', `${readOnly.join(', ')} in ${dir} not writable by this user`, `chown $(id -un) ${dir}/claw.db*`, ExitCode.unavailable));
+    checks.push(
+      fail('state file modes', `${readOnly.join(', ')} in ${dir} not writable by this user`, `chown $(id -un) ${dir}/claw.db*`, ExitCode.unavailable),
+    );
   } else if (loose.length > 0) {
     checks.push(warn('state file modes', `other users can read or write the state (${loose.join(', ')})`, `chmod 600 ${dir}/claw.db*`));
   } else {
@@ -183,7 +194,12 @@ export async function storeCheck(deps: DoctorDeps, config: ClawConfig): Promise<
   const selected = selectedStore(deps.env, config);
   if (/^rediss?:\/\//i.test(selected)) return ok('store', `redis ${redactStoreUrl(selected)} (prefix ${config.storePrefix ?? 'claw:'}): see the redis checks`);
   if (selected !== 'sqlite') {
-    return fail('store', `unknown store "${redactStoreUrl(selected)}"`, 'use "sqlite" or redis://[user:pass@]host:port[/db] (CLAW_STORE or `claw config set store`)', ExitCode.config);
+    return fail(
+      'store',
+      `unknown store "${redactStoreUrl(selected)}"`,
+      'use "sqlite" or redis://[user:pass@]host:port[/db] (CLAW_STORE or `claw config set store`)',
+      ExitCode.config,
+    );
   }
   const dir = stateDir(deps.env, deps.stateDirFlag);
   try {
@@ -211,11 +227,19 @@ export async function rosterCheck(deps: DoctorDeps, config: ClawConfig): Promise
   try {
     // A fresh schedule book: every schedule and time zone is checked with cron-parser.
     const roster = await loadRoster(dir, { pairs: {}, changed: false }, deps.now());
-    if (roster.agents.length === 0) return { check: warn('roster', `${dir} has no agents`, `add <agent>.json files to ${dir} (see the README: The roster)`), roster };
+    if (roster.agents.length === 0)
+      return { check: warn('roster', `${dir} has no agents`, `add <agent>.json files to ${dir} (see the README: The roster)`), roster };
     return { check: ok('roster', `${roster.agents.length} agents in ${dir}`), roster };
   } catch (err) {
     const file = /^(\S+\.json):/.exec(oneLine(err))?.[1];
-    return { check: fail('roster', oneLine(err), file ? `fix ${file}` : `pass --heartbeats-dir, set CLAW_HEARTBEATS_DIR or \`claw config set heartbeatsDir <dir>\``, codeOf(err)) };
+    return {
+      check: fail(
+        'roster',
+        oneLine(err),
+        file ? `fix ${file}` : `pass --heartbeats-dir, set CLAW_HEARTBEATS_DIR or \`claw config set heartbeatsDir <dir>\``,
+        codeOf(err),
+      ),
+    };
   }
 }
 
@@ -230,7 +254,11 @@ export function agentCheck(agent: AgentSpec): Check {
   }
   const docs = findDocs(agent.workspace, agent.docs);
   if (docs.length === 0) {
-    return warn(name, `workspace ${agent.workspace}: no todo docs match ${agent.docs.join(', ')}`, `create one (e.g. ${join(agent.workspace, 'TODO.md')}) or fix "docs" in ${agent.file}`);
+    return warn(
+      name,
+      `workspace ${agent.workspace}: no todo docs match ${agent.docs.join(', ')}`,
+      `create one (e.g. ${join(agent.workspace, 'TODO.md')}) or fix "docs" in ${agent.file}`,
+    );
   }
   const shown = docs.slice(0, 3).join(', ') + (docs.length > 3 ? `, +${docs.length - 3} more` : '');
   return ok(name, `workspace ${agent.workspace}, ${docs.length} todo doc${docs.length === 1 ? '' : 's'} (${shown})`);
@@ -257,7 +285,13 @@ export function neededExecutables(agents: AgentSpec[]): Map<string, { agents: st
 
 /** Where `name` resolves on `path`, as `execvp` would find it; absolute names are taken as they are. */
 export function findExecutable(name: string, path: string | undefined): string | undefined {
-  const candidates = isAbsolute(name) || name.includes('/') ? [name] : (path ?? '').split(delimiter).filter((d) => isAbsolute(d)).map((d) => join(d, name));
+  const candidates =
+    isAbsolute(name) || name.includes('/')
+      ? [name]
+      : (path ?? '')
+          .split(delimiter)
+          .filter((d) => isAbsolute(d))
+          .map((d) => join(d, name));
   for (const file of candidates) {
     try {
       if (statSync(file).isFile()) {
@@ -321,7 +355,12 @@ async function executableCheck(
     return ok(checkName, `${found} (OpenClaw ${version ?? result.stdout.trim().split('\n')[0]}); needed for ${whoNeeds(entry)}`);
   }
   if (result.timedOut) {
-    return fail(checkName, `\`${found} --version\` did not finish in ${versionTimeoutMs / 1000}s`, 'run it by hand to see where it hangs', ExitCode.unavailable);
+    return fail(
+      checkName,
+      `\`${found} --version\` did not finish in ${versionTimeoutMs / 1000}s`,
+      'run it by hand to see where it hangs',
+      ExitCode.unavailable,
+    );
   }
   const nodeLine = /^openclaw: Node .*$/m.exec(output)?.[0];
   if (nodeLine) {
@@ -333,7 +372,12 @@ async function executableCheck(
     );
   }
   const reason = firstReason(result);
-  return fail(checkName, `\`${found} --version\` fails: ${reason}`, `run \`${found} --version\` by hand and fix what it says (reinstall: npm install -g openclaw)`, ExitCode.unavailable);
+  return fail(
+    checkName,
+    `\`${found} --version\` fails: ${reason}`,
+    `run \`${found} --version\` by hand and fix what it says (reinstall: npm install -g openclaw)`,
+    ExitCode.unavailable,
+  );
 }
 
 function dirOf(file: string): string {
@@ -342,7 +386,10 @@ function dirOf(file: string): string {
 
 function firstReason(result: ProcessResult): string {
   if (result.spawnError) return result.spawnError.message;
-  const line = `${result.stderr}\n${result.stdout}`.split('\n').map((l) => l.trim()).find((l) => l !== '');
+  const line = `${result.stderr}\n${result.stdout}`
+    .split('\n')
+    .map((l) => l.trim())
+    .find((l) => l !== '');
   return `exit ${result.code ?? result.signal}${line ? `: ${line.slice(0, 200)}` : ''}`;
 }
 
@@ -475,7 +522,14 @@ export async function readCrontabText(deps: DoctorDeps): Promise<{ text?: string
   // nothing read here is printed unredacted (claw's own output is redacted as it is written).
   const result = await deps.run(['crontab', '-l'], { env: deps.env, timeoutMs: crontabTimeoutMs, secrets: [] });
   if (result.spawnError?.code === 'ENOENT') {
-    return { check: fail('crontab', 'crontab not found on PATH', 'install cron (apt-get install cron; dnf install cronie), or run the fleet another way (`claw cron print` shows the lines)', ExitCode.unavailable) };
+    return {
+      check: fail(
+        'crontab',
+        'crontab not found on PATH',
+        'install cron (apt-get install cron; dnf install cronie), or run the fleet another way (`claw cron print` shows the lines)',
+        ExitCode.unavailable,
+      ),
+    };
   }
   if (result.code === 0) return { text: result.stdout };
   if (/no crontab/i.test(result.stderr)) return { text: '' };
@@ -496,18 +550,26 @@ export function crontabCheck(crontab: string, expected: string | undefined): Che
     if (isAbsolute(word) && !existsSync(word)) problems.push(`it runs ${word}, which no longer exists`);
   }
   if (expected === undefined) {
-    if (problems.length > 0) return fail('crontab', `the installed claw block is stale: ${problems.join('; ')}`, 'run `claw cron install`', ExitCode.unavailable);
-    return warn('crontab', `the claw block is installed (${installed.jobs.size} jobs) but cannot be compared with an invalid roster`, 'fix the roster, then run `claw cron install`');
+    if (problems.length > 0)
+      return fail('crontab', `the installed claw block is stale: ${problems.join('; ')}`, 'run `claw cron install`', ExitCode.unavailable);
+    return warn(
+      'crontab',
+      `the claw block is installed (${installed.jobs.size} jobs) but cannot be compared with an invalid roster`,
+      'fix the roster, then run `claw cron install`',
+    );
   }
   const wanted = parseBlock(expected);
   const missing = [...wanted.jobs].filter(([job]) => !installed.jobs.has(job)).map(([job, when]) => `${job} (${when})`);
   const extra = [...installed.jobs.keys()].filter((job) => !wanted.jobs.has(job));
-  const changed = [...wanted.jobs].filter(([job, when]) => installed.jobs.has(job) && installed.jobs.get(job) !== when).map(([job, when]) => `${job} runs at ${installed.jobs.get(job)}, the roster says ${when}`);
+  const changed = [...wanted.jobs]
+    .filter(([job, when]) => installed.jobs.has(job) && installed.jobs.get(job) !== when)
+    .map(([job, when]) => `${job} runs at ${installed.jobs.get(job)}, the roster says ${when}`);
   if (missing.length > 0) problems.push(`missing ${missing.join(', ')}`);
   if (extra.length > 0) problems.push(`not in the roster: ${extra.join(', ')}`);
   problems.push(...changed);
   for (const key of new Set([...Object.keys(wanted.env), ...Object.keys(installed.env)].filter((k) => k.startsWith('CLAW_')))) {
-    if (wanted.env[key] !== installed.env[key]) problems.push(`${key} is ${describeEnvValue(key, installed.env[key])}, now ${describeEnvValue(key, wanted.env[key])}`);
+    if (wanted.env[key] !== installed.env[key])
+      problems.push(`${key} is ${describeEnvValue(key, installed.env[key])}, now ${describeEnvValue(key, wanted.env[key])}`);
   }
   if (problems.length > 0) {
     const code = problems.some((p) => p.includes('no longer exists')) ? ExitCode.unavailable : ExitCode.config;
@@ -546,7 +608,11 @@ export function cronDaemonCheck(
   const name = 'cron daemon';
   if (running === undefined) return warn(name, 'cannot list processes, so cannot tell whether cron runs', 'check by hand: pgrep -l cron');
   if (running === 'none') {
-    return warn(name, 'no cron daemon is running: nothing in the crontab will run', 'start it (Debian/Ubuntu: sudo service cron start; Fedora/RHEL/Arch: sudo systemctl enable --now crond)');
+    return warn(
+      name,
+      'no cron daemon is running: nothing in the crontab will run',
+      'start it (Debian/Ubuntu: sudo service cron start; Fedora/RHEL/Arch: sudo systemctl enable --now crond)',
+    );
   }
   const honours = running.kind === 'honours-tz';
   const block = crontab ? installedBlock(crontab) : undefined;
@@ -587,7 +653,9 @@ export async function redisChecks(deps: DoctorDeps, config: ClawConfig): Promise
   if (!probe.reachable) {
     const detail = `cannot reach ${shown} within ${redisTimeoutMs / 1000}s: ${probe.error ?? 'no answer'}`;
     if (config.storeFallback === 'local') {
-      return [warn('redis', `${detail}; claw falls back to the local store, so limits hold per host only`, 'start Redis (or fix the URL, the password, the network)')];
+      return [
+        warn('redis', `${detail}; claw falls back to the local store, so limits hold per host only`, 'start Redis (or fix the URL, the password, the network)'),
+      ];
     }
     return [fail('redis', detail, 'start Redis or fix the URL/password (or `claw config set storeFallback local`)', ExitCode.unavailable)];
   }
@@ -638,11 +706,21 @@ function codeOf(err: unknown): number {
 export function workboardReadCheck(env: NodeJS.ProcessEnv, config: ClawConfig): Check {
   const plan = workboardPath(env, config.workboard?.read ?? 'auto');
   if (plan.path === 'db' && !plan.fallback) return ok('workboard read', `database: ${plan.reason}`);
-  if (plan.mode === 'db') return fail('workboard read', plan.reason, 'set `claw config set workboard.read auto` (falls back to the CLI) or fix the database path (OPENCLAW_STATE_DIR)', ExitCode.unavailable);
+  if (plan.mode === 'db')
+    return fail(
+      'workboard read',
+      plan.reason,
+      'set `claw config set workboard.read auto` (falls back to the CLI) or fix the database path (OPENCLAW_STATE_DIR)',
+      ExitCode.unavailable,
+    );
   if (plan.mode === 'cli') return ok('workboard read', 'CLI: workboard.read is "cli" (each list starts openclaw: 7-15 s)');
   // No file: the plugin has no cards here yet (or lives elsewhere); the CLI is the only way, nothing to fix.
   if (!existsSync(plan.file)) return ok('workboard read', `CLI: ${plan.fallback}`);
-  return warn('workboard read', `CLI: ${plan.fallback} (each list starts openclaw: 7-15 s)`, 'nothing to do when the cards live elsewhere; for a newer plugin schema, update claw');
+  return warn(
+    'workboard read',
+    `CLI: ${plan.fallback} (each list starts openclaw: 7-15 s)`,
+    'nothing to do when the cards live elsewhere; for a newer plugin schema, update claw',
+  );
 }
 
 /** A check that threw something unexpected is reported as a failure (70: a bug in claw), not a crash. */
@@ -693,7 +771,11 @@ export async function runDoctor(deps: DoctorDeps, configFile: string): Promise<D
       label: ' (cron PATH)',
       path,
       env: { PATH: path, HOME: deps.env.HOME, SHELL: '/bin/sh', LOGNAME: deps.env.LOGNAME, USER: deps.env.USER },
-      describe: fromBlock ? `the claw block's PATH ${path}` : fromCrontab ? `the crontab's PATH ${path}` : `cron's default PATH ${path} (the crontab sets no PATH)`,
+      describe: fromBlock
+        ? `the claw block's PATH ${path}`
+        : fromCrontab
+          ? `the crontab's PATH ${path}`
+          : `cron's default PATH ${path} (the crontab sets no PATH)`,
       // The block's PATH line is what `claw cron install` found on PATH: reinstalling from this shell puts the dir there.
       fixPath: (dir) =>
         fromBlock

@@ -36,8 +36,6 @@ export function innerTimeoutSeconds(timeoutMs: number): number {
   return Math.max(1, Math.floor((timeoutMs - margin) / 1000));
 }
 
-
-
 export function dispatchMessage(agent: AgentSpec, todo: TaskView[], recover: TaskView[], now: number): string {
   const item = (v: TaskView) => `- [${v.task.source} ${v.task.id}] ${v.task.title} (${v.task.priority})`;
   const parts = [`claw heartbeat for ${agent.id} at ${new Date(now).toISOString()}: ${todo.length} task(s) to do, ${recover.length} to recover.`];
@@ -102,15 +100,17 @@ export async function dispatch(
     const maxWaitMs = defaultMaxWait(priority);
     // A proxied gateway admits each of the turn's model requests in `claw proxy`: the dispatch takes no slot of its own.
     const proxied = gatewayConfigs(deps.config)[gateway.name]?.proxied === true;
-    const admission = proxied ? { gateway, model: agent.model, fellBack: false, waitedMs: 0 } : await admitCall(store, {
-      gateway,
-      priority,
-      model: agent.model,
-      ...(fallback ? { fallback } : {}),
-      ...(maxWaitMs !== undefined ? { maxWaitMs } : {}),
-      clock: deps.clock,
-      sleep: deps.sleep,
-    });
+    const admission = proxied
+      ? { gateway, model: agent.model, fellBack: false, waitedMs: 0 }
+      : await admitCall(store, {
+          gateway,
+          priority,
+          model: agent.model,
+          ...(fallback ? { fallback } : {}),
+          ...(maxWaitMs !== undefined ? { maxWaitMs } : {}),
+          clock: deps.clock,
+          sleep: deps.sleep,
+        });
     const model = admission.model ?? agent.model;
     planned.model = model;
     planned.gateway = admission.gateway.name;

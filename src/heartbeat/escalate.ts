@@ -65,14 +65,22 @@ export async function escalate(agent: AgentSpec, deps: HeartbeatDeps, report: He
     }
     const attempts = earlier?.attempts ?? 0;
     if (attempts >= maxNotifyAttempts) continue; // given up; `claw status` still shows it
-    const result = await deps.runner.run(fillTemplate(agent.notify, { agent: agent.id, message: redactSecrets(message, knownSecrets(deps.env)), model: agent.model }), {
-      env: deps.env,
-      timeoutMs: 60_000,
-    });
+    const result = await deps.runner.run(
+      fillTemplate(agent.notify, { agent: agent.id, message: redactSecrets(message, knownSecrets(deps.env)), model: agent.model }),
+      {
+        env: deps.env,
+        timeoutMs: 60_000,
+      },
+    );
     const ok = !result.spawnError && !result.timedOut && result.code === 0;
     const error = ok ? undefined : describeFailure(agent.notify[0]!, result, 60_000);
     notified[condition] = { ...first, sent: ok, attempts: attempts + 1, ...(error ? { error, message } : {}) };
     const next = attempts + 1 < maxNotifyAttempts ? 'tried again on the next run' : 'given up';
-    report.notifications.push({ condition, sent: ok, attempt: attempts + 1, ...(error ? { error: `${error} (attempt ${attempts + 1} of ${maxNotifyAttempts}; ${next})` } : {}) });
+    report.notifications.push({
+      condition,
+      sent: ok,
+      attempt: attempts + 1,
+      ...(error ? { error: `${error} (attempt ${attempts + 1} of ${maxNotifyAttempts}; ${next})` } : {}),
+    });
   }
 }

@@ -39,10 +39,27 @@ export const issuesKey = (workspaceId: string): string => `multica:issues:${work
 export const multicaAgentsKey = (workspaceId: string): string => `multica:agents:${workspaceId}`;
 
 /** One shared source value through the shared cache (refreshed once for every process). */
-function shared<T>(ctx: GatherContext, key: string, category: string, leaseMs: number, refresh: () => Promise<T>, check: (value: unknown) => T): Promise<Cached<T>> {
+function shared<T>(
+  ctx: GatherContext,
+  key: string,
+  category: string,
+  leaseMs: number,
+  refresh: () => Promise<T>,
+  check: (value: unknown) => T,
+): Promise<Cached<T>> {
   const known = ctx.fetched?.get(key) as Promise<Cached<T>> | undefined;
   if (known) return known;
-  return cached(ctx.store, { key, category, policy: ctx.policy, leaseMs, owner: ctx.owner, refresh, check, sleep: ctx.sleep, ...(ctx.force ? { force: true } : {}) });
+  return cached(ctx.store, {
+    key,
+    category,
+    policy: ctx.policy,
+    leaseMs,
+    owner: ctx.owner,
+    refresh,
+    check,
+    sleep: ctx.sleep,
+    ...(ctx.force ? { force: true } : {}),
+  });
 }
 
 export function fetchIssues(ctx: GatherContext, workspaceId: string, timeoutMs: number, leaseMs: number): Promise<Cached<Checked<MulticaIssue>>> {
@@ -91,7 +108,8 @@ export async function gatherMultica(ctx: GatherContext, agent: AgentSpec): Promi
     const results: Cached<Checked<unknown>>[] = agents ? [issues, agents] : [issues];
     const report = stateOf(results);
     const warnings = warningsOf([['multica issues', issues.value], ...(agents ? [['multica agents', agents.value] as [string, Checked<unknown>]] : [])]);
-    if (!multicaId) return { source: 'multica', state: report.state, detail: `no Multica agent matches "${agent.id}" by model or name`, tasks: [], known: {}, ...warnings };
+    if (!multicaId)
+      return { source: 'multica', state: report.state, detail: `no Multica agent matches "${agent.id}" by model or name`, tasks: [], known: {}, ...warnings };
     return { source: 'multica', ...report, tasks: multica.tasksForAgent(issues.value.items, multicaId), known: {}, ...warnings };
   });
 }
@@ -101,7 +119,13 @@ export async function gatherWorkboard(ctx: GatherContext, agent: AgentSpec): Pro
   const board = agent.workboard.board;
   return guarded('workboard', async () => {
     const cards = await fetchCards(ctx, board, agent.sourceTimeoutMs, refreshLeaseMs(agent));
-    return { source: 'workboard', ...stateOf([cards]), tasks: workboard.tasksForAgent(cards.value.items, agent.id), known: workboard.cardStatuses(cards.value.items), ...warningsOf([['workboard cards', cards.value]]) };
+    return {
+      source: 'workboard',
+      ...stateOf([cards]),
+      tasks: workboard.tasksForAgent(cards.value.items, agent.id),
+      known: workboard.cardStatuses(cards.value.items),
+      ...warningsOf([['workboard cards', cards.value]]),
+    };
   });
 }
 

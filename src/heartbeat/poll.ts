@@ -44,7 +44,17 @@ async function refresh(key: string, pending: Promise<Cached<Checked<unknown>>>):
   }
 }
 
-export async function pollFleet(roster: Roster, deps: { store: StateStore & CacheBackend; config: ClawConfig; env: NodeJS.ProcessEnv; runner: ProcessRunner; clock: () => number; sleep: (ms: number) => Promise<void> }): Promise<PollReport> {
+export async function pollFleet(
+  roster: Roster,
+  deps: {
+    store: StateStore & CacheBackend;
+    config: ClawConfig;
+    env: NodeJS.ProcessEnv;
+    runner: ProcessRunner;
+    clock: () => number;
+    sleep: (ms: number) => Promise<void>;
+  },
+): Promise<PollReport> {
   const base: GatherContext = {
     store: deps.store,
     policy: cachePolicy(deps.config),
@@ -80,11 +90,15 @@ export async function pollFleet(roster: Roster, deps: { store: StateStore & Cach
   const agents: PollReport['agents'] = [];
   for (const agent of roster.agents) {
     const sources = await gatherAll({ ...base, fetched }, agent);
-    const e = evaluate(sources.flatMap((s) => s.tasks), await readMemory(deps.store, agent.id), {
-      now: deps.clock(),
-      stallAfterMs: agent.stallAfterMs,
-      known: Object.fromEntries(sources.map((s) => [s.source, s.known])),
-    });
+    const e = evaluate(
+      sources.flatMap((s) => s.tasks),
+      await readMemory(deps.store, agent.id),
+      {
+        now: deps.clock(),
+        stallAfterMs: agent.stallAfterMs,
+        known: Object.fromEntries(sources.map((s) => [s.source, s.known])),
+      },
+    );
     agents.push({
       agent: agent.id,
       claimable: e.claimable.length,

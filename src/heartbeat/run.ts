@@ -57,12 +57,19 @@ export async function runHeartbeat(agent: AgentSpec, deps: HeartbeatDeps): Promi
   if (!deps.dryRun) {
     const lock = await takeLease(store, runLockName(agent.id), owner, lockTtlMs);
     if (!lock.ok) {
-      const report: HeartbeatReport = { ...base, outcome: 'skipped', endedAt: new Date(deps.clock()).toISOString(), error: `an earlier run (${lock.holder}) is still running` };
+      const report: HeartbeatReport = {
+        ...base,
+        outcome: 'skipped',
+        endedAt: new Date(deps.clock()).toISOString(),
+        error: `an earlier run (${lock.holder}) is still running`,
+      };
       await recordRun(store, report, startedAt, deps.clock());
       return report;
     }
   }
-  const renew = deps.dryRun ? undefined : setInterval(() => void store.acquireLease(runLockName(agent.id), owner, lockTtlMs).catch(() => undefined), lockTtlMs / 3);
+  const renew = deps.dryRun
+    ? undefined
+    : setInterval(() => void store.acquireLease(runLockName(agent.id), owner, lockTtlMs).catch(() => undefined), lockTtlMs / 3);
   renew?.unref();
   try {
     // A dispatch outlives a heartbeat killed with -9 (its own process group): never start a second beside it.
@@ -94,7 +101,16 @@ async function check(
   if (splayMs > 0) await deps.sleep(splayMs);
 
   const sources: SourceReport[] = await gatherAll(
-    { store, policy: cachePolicy(deps.config), env: deps.env, runner: deps.runner, owner, clock: deps.clock, sleep: deps.sleep, workboardRead: deps.config.workboard?.read },
+    {
+      store,
+      policy: cachePolicy(deps.config),
+      env: deps.env,
+      runner: deps.runner,
+      owner,
+      clock: deps.clock,
+      sleep: deps.sleep,
+      workboardRead: deps.config.workboard?.read,
+    },
     agent,
   );
   const now = deps.clock();

@@ -125,8 +125,7 @@ export function decide(gateway: Gateway, priority: PriorityRank, now: number, vi
   if (view.ahead < free) return { admit: true };
   // The slot this request gets is the one freed after every waiter ahead has had theirs.
   const needed = neededIndex(used, capacity, view.ahead);
-  const estimateAt =
-    needed < used && needed >= 0 ? window.nth(since, needed) + win : now + Math.ceil((needed - used + 1) / capacity) * win;
+  const estimateAt = needed < used && needed >= 0 ? window.nth(since, needed) + win : now + Math.ceil((needed - used + 1) / capacity) * win;
   let wakeAt = free > 0 ? now + queuedRecheckMs : earliestExpiry();
   const span = burstSpan(gateway);
   if (span !== undefined && free === 0 && used < capacity) {

@@ -7,7 +7,6 @@ import { globToRegExp } from '../glob.js';
 
 export type { Gateway } from './types.js';
 
-
 const defaultReserveLow = 0.2;
 const defaultMarginMs = 250;
 
@@ -47,8 +46,11 @@ export function toGateway(name: string, config: GatewayConfig | undefined): Gate
     limit: limited ? limit : Infinity,
     windowMs: parseDuration(config?.window ?? '60s') ?? 60_000,
     reserveLow: config?.reserveLow ?? defaultReserveLow,
-    marginMs: config?.margin !== undefined ? parseDuration(config.margin) ?? defaultMarginMs : defaultMarginMs,
-    maxRetryAfterMs: Math.min(maxBlockMs, config?.maxRetryAfter !== undefined ? parseDuration(config.maxRetryAfter) ?? defaultMaxRetryAfterMs : defaultMaxRetryAfterMs),
+    marginMs: config?.margin !== undefined ? (parseDuration(config.margin) ?? defaultMarginMs) : defaultMarginMs,
+    maxRetryAfterMs: Math.min(
+      maxBlockMs,
+      config?.maxRetryAfter !== undefined ? (parseDuration(config.maxRetryAfter) ?? defaultMaxRetryAfterMs) : defaultMaxRetryAfterMs,
+    ),
   };
   if (config?.burst) gateway.burst = config.burst;
   if (config?.baseUrl) gateway.baseUrl = config.baseUrl;

@@ -56,9 +56,7 @@ export async function gatewayReport(store: LimitStore, gateway: Gateway, localNo
     nextFreeAt: limited && used > 0 && state.times.length > 0 ? iso(state.times[0]! + effectiveWindow(gateway)) : null,
     waiters: Object.fromEntries(priorities.map((p) => [p, state.waiters[p] ?? 0])) as Record<PriorityName, number>,
     blockedUntil: block ? iso(block.until) : null,
-    block: block
-      ? { until: iso(block.until), reason: block.reason, origin: block.origin, message: block.message ?? null, setAt: iso(block.setAt) }
-      : null,
+    block: block ? { until: iso(block.until), reason: block.reason, origin: block.origin, message: block.message ?? null, setAt: iso(block.setAt) } : null,
     counters: {
       admitted: c.admitted ?? 0,
       fallbacks: c.fallbacks ?? 0,

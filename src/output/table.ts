@@ -57,7 +57,13 @@ export function renderTable(columns: Column[], rows: Cell[][], options: TableOpt
     });
     return parts.join(gap).trimEnd();
   };
-  return [line(columns.map((c) => c.header), true), ...rows.map((r) => line(r, false))];
+  return [
+    line(
+      columns.map((c) => c.header),
+      true,
+    ),
+    ...rows.map((r) => line(r, false)),
+  ];
 }
 
 /** Where a column starts, for lines written under a row (doctor's `fix:`). */

@@ -44,7 +44,9 @@ export function formatMetrics(stats: ProxyStats, gateways: GatewayView[], now: n
   const metric = (name: string, help: string, type: 'gauge' | 'counter', samples: [Labels, number][]) => {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     for (const [labels, value] of samples) {
-      const text = Object.entries(labels).map(([k, v]) => `${k}="${esc(v)}"`).join(',');
+      const text = Object.entries(labels)
+        .map(([k, v]) => `${k}="${esc(v)}"`)
+        .join(',');
       out.push(`${name}${text ? `{${text}}` : ''} ${value}`);
     }
   };
@@ -55,13 +57,33 @@ export function formatMetrics(stats: ProxyStats, gateways: GatewayView[], now: n
     });
   metric('claw_proxy_requests_total', 'Requests this proxy answered, by gateway and the status the client got', 'counter', split(stats.requests));
   metric('claw_proxy_upstream_responses_total', 'Answers upstream gave this proxy, by gateway and status', 'counter', split(stats.upstream));
-  metric('claw_proxy_retries_total', 'Upstream 429s this proxy retried', 'counter', [...stats.retries].map(([gateway, n]) => [{ gateway }, n]));
-  metric('claw_proxy_block_refusals_total', 'Requests answered at once because the gateway was blocked (quota spent)', 'counter', [...stats.refusedByBlock].map(([gateway, n]) => [{ gateway }, n]));
+  metric(
+    'claw_proxy_retries_total',
+    'Upstream 429s this proxy retried',
+    'counter',
+    [...stats.retries].map(([gateway, n]) => [{ gateway }, n]),
+  );
+  metric(
+    'claw_proxy_block_refusals_total',
+    'Requests answered at once because the gateway was blocked (quota spent)',
+    'counter',
+    [...stats.refusedByBlock].map(([gateway, n]) => [{ gateway }, n]),
+  );
   metric('claw_proxy_in_flight', 'Requests in this proxy now (queued or upstream)', 'gauge', [[{}, stats.inFlight]]);
   metric('claw_proxy_queued', 'Requests of this proxy waiting for a slot', 'gauge', [[{}, stats.queued]]);
   // Tokens are counted in the store, so these are fleet-wide totals (every proxy on the store).
-  metric('claw_proxy_tokens_total', 'Tokens in replies that came through claw proxy (from the store: every proxy on it)', 'counter', gateways.flatMap((g) => tokenSamples(g.name, g.tokens)));
-  metric('claw_gateway_used', 'Admissions in the current window', 'gauge', gateways.map((g) => [{ gateway: g.name }, g.used]));
+  metric(
+    'claw_proxy_tokens_total',
+    'Tokens in replies that came through claw proxy (from the store: every proxy on it)',
+    'counter',
+    gateways.flatMap((g) => tokenSamples(g.name, g.tokens)),
+  );
+  metric(
+    'claw_gateway_used',
+    'Admissions in the current window',
+    'gauge',
+    gateways.map((g) => [{ gateway: g.name }, g.used]),
+  );
   metric(
     'claw_gateway_blocked_seconds',
     'Seconds until the gateway block ends (0 when not blocked), by reason',

@@ -2,10 +2,7 @@
 // rate limit (back off for Retry-After), or neither. Pure, so the rules are tested as a table.
 import { maxBlockMs, parseRetryAfter } from '../limiter/backoff.js';
 
-export type UpstreamVerdict =
-  | { kind: 'quota'; message: string; resetAt?: number }
-  | { kind: 'rateLimited'; retryAfterMs?: number }
-  | { kind: 'other' };
+export type UpstreamVerdict = { kind: 'quota'; message: string; resetAt?: number } | { kind: 'rateLimited'; retryAfterMs?: number } | { kind: 'other' };
 
 /** Bodies that say the quota, usage or spending limit is spent rather than "slow down". */
 const quotaPattern =
@@ -57,7 +54,16 @@ export function quotaResetAt(body: string, retryAfter: string | undefined, now: 
   const field = /"(?:resets?_at|resetAt|resetsAt)"\s*:\s*(?:"([^"]+)"|(\d+(?:\.\d+)?))/.exec(body);
   if (field) candidates.push(parseInstant(field[1] ?? field[2]!));
   const at = /resets?\s+(?:at|on)\s+(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|UTC|[+-]\d{2}:?\d{2})?)/i.exec(body);
-  if (at) candidates.push(parseInstant(at[1]!.trim().replace(/\s*UTC$/i, 'Z').replace(/\s+(?=Z|[+-]\d)/, '').replace(' ', 'T')));
+  if (at)
+    candidates.push(
+      parseInstant(
+        at[1]!
+          .trim()
+          .replace(/\s*UTC$/i, 'Z')
+          .replace(/\s+(?=Z|[+-]\d)/, '')
+          .replace(' ', 'T'),
+      ),
+    );
   const span = /(?:try again|resets?|retry|available again)\s+(?:in|after)\s+((?:\d+(?:\.\d+)?\s*[a-z]+[\s,]*(?:and\s+)?)+)/i.exec(body);
   if (span) {
     const ms = parseSpan(span[1]!);

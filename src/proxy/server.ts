@@ -1,7 +1,15 @@
 // `claw proxy`: an OpenAI-style gateway on 127.0.0.1 that admits every upstream request through
 // the shared store, exactly like `claw call`, so agents' own model requests share one limit with
 // every cron-started claw process. Bodies stream both ways; SSE replies pass through unbuffered.
-import { Agent as HttpAgent, createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import {
+  Agent as HttpAgent,
+  createServer,
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  type ServerResponse,
+} from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { parseDuration, formatDuration } from '../duration.js';
@@ -60,7 +68,19 @@ interface Exchange {
   cut?: () => void;
 }
 
-const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'accept-encoding']);
+const hopByHop = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+  'accept-encoding',
+]);
 
 function upstreamHeaders(incoming: IncomingHttpHeaders, key: string | undefined): OutgoingHttpHeaders {
   const headers: OutgoingHttpHeaders = {};
@@ -161,7 +181,12 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   const sendJson = (res: ServerResponse, status: number, body: unknown, headers: OutgoingHttpHeaders = {}) => {
     if (res.headersSent || res.destroyed) return;
     const text = typeof body === 'string' ? body : JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...(closing ? { connection: 'close' } : {}), ...headers });
+    res.writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+      ...(closing ? { connection: 'close' } : {}),
+      ...headers,
+    });
     res.end(text);
   };
   /** The proxy's own refusals: never 401 or 403 (OpenClaw cools a key down for a minute after a 401). */
@@ -203,7 +228,13 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     const found = findGateway(gatewayConfigs(config), id);
     if (!found) return refuse(res, 404, 'no_such_gateway', `no gateway "${id}": add one with \`claw config set gateways.${id}.baseUrl https://...\``);
     const gateway = toGateway(found[0], found[1]);
-    if (!gateway.baseUrl) return refuse(res, 404, 'no_base_url', `gateway ${gateway.name} has no baseUrl: set it with \`claw config set gateways.${gateway.name}.baseUrl https://...\``);
+    if (!gateway.baseUrl)
+      return refuse(
+        res,
+        404,
+        'no_base_url',
+        `gateway ${gateway.name} has no baseUrl: set it with \`claw config set gateways.${gateway.name}.baseUrl https://...\``,
+      );
 
     const agentHeader = req.headers['x-claw-agent'];
     const agent = typeof agentHeader === 'string' && agentHeader !== '' ? agentHeader : undefined;
@@ -214,14 +245,16 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     let priority: PriorityRank | undefined;
     if (typeof priorityHeader === 'string' && priorityHeader !== '') {
       priority = parsePriority(priorityHeader);
-      if (priority === undefined) return refuse(res, 400, 'bad_priority', `x-claw-priority "${priorityHeader.slice(0, 32)}" is not a priority: use urgent, high, normal or low (or 1-4)`);
+      if (priority === undefined)
+        return refuse(res, 400, 'bad_priority', `x-claw-priority "${priorityHeader.slice(0, 32)}" is not a priority: use urgent, high, normal or low (or 1-4)`);
     }
     if (priority === undefined && agent && options.agentPriority) priority = await options.agentPriority(agent).catch(() => undefined);
     priority ??= parsePriority(config.proxy?.priority ?? 'normal') ?? 3;
 
     const cap = config.proxy?.maxBodyBytes ?? defaultMaxBodyBytes;
     const length = Number(req.headers['content-length'] ?? 0);
-    if (length > cap) return refuse(res, 413, 'body_too_large', `request body of ${length} bytes is over the ${cap}-byte cap (proxy.maxBodyBytes)`, { connection: 'close' });
+    if (length > cap)
+      return refuse(res, 413, 'body_too_large', `request body of ${length} bytes is over the ${cap}-byte cap (proxy.maxBodyBytes)`, { connection: 'close' });
 
     served.add(gateway.name);
     const exchange: Exchange = { stop: new AbortController(), phase: 'other' };
@@ -296,9 +329,12 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
             estimateMs = progress.estimateMs;
             // A quota block set by another process while this request waits: answer at once.
             if (progress.reason === 'blocked') {
-              void currentBlock(store, gateway).then((b) => {
-                if (b?.reason === 'quota' && !signal.aborted) exchange.stop.abort(new Stop('quota', b));
-              }, () => undefined);
+              void currentBlock(store, gateway).then(
+                (b) => {
+                  if (b?.reason === 'quota' && !signal.aborted) exchange.stop.abort(new Stop('quota', b));
+                },
+                () => undefined,
+              );
             }
           },
           onStoreError: (err) => log(`claw proxy: ${err.message}; waiting for it to come back`),
@@ -313,8 +349,16 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         await store.count(gateway.name, 'dropped').catch(() => undefined);
         const freeInMs = admission ? Math.max(estimateMs, admission.freeAt - admission.now) : estimateMs;
         const retryAfter = Math.max(1, Math.ceil(freeInMs / 1000));
-        log(`claw proxy: ${gateway.name}: no slot within ${formatDuration(retryForMs)} (${priorityName(ctx.priority)}); answered 429, retry after ${retryAfter}s`);
-        return refuse(res, 429, 'rate_limited', `no slot on ${gateway.name} within ${formatDuration(retryForMs)} (proxy.retryFor); retry after ${retryAfter}s`, { 'retry-after': String(retryAfter) });
+        log(
+          `claw proxy: ${gateway.name}: no slot within ${formatDuration(retryForMs)} (${priorityName(ctx.priority)}); answered 429, retry after ${retryAfter}s`,
+        );
+        return refuse(
+          res,
+          429,
+          'rate_limited',
+          `no slot on ${gateway.name} within ${formatDuration(retryForMs)} (proxy.retryFor); retry after ${retryAfter}s`,
+          { 'retry-after': String(retryAfter) },
+        );
       }
       if (signal.aborted) return stopped(ctx, signal.reason as Stop);
       exchange.phase = 'upstream';
@@ -412,7 +456,9 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
               if (size <= errorBodyCap) chunks.push(chunk);
             });
             reply.on('end', () => {
-              void (sent ?? Promise.resolve()).then(() => settle({ kind: 'error', status, headers: reply.headers, body: Buffer.concat(chunks).toString('utf8') }));
+              void (sent ?? Promise.resolve()).then(() =>
+                settle({ kind: 'error', status, headers: reply.headers, body: Buffer.concat(chunks).toString('utf8') }),
+              );
             });
             return;
           }

@@ -18,7 +18,9 @@ export function formatProxyStatus(gateways: ({ name: string } & Partial<ProxyGat
     const t = g.tokens;
     if (t && (t.prompt > 0 || t.completion > 0)) {
       const agents = Object.entries(t.byAgent).map(([agent, a]) => `${agent} ${a.prompt}/${a.completion}`);
-      out.push(`${g.name}: tokens ${t.prompt} prompt / ${t.completion} completion${agents.length ? ` (by agent, prompt/completion: ${agents.join(', ')})` : ''}`);
+      out.push(
+        `${g.name}: tokens ${t.prompt} prompt / ${t.completion} completion${agents.length ? ` (by agent, prompt/completion: ${agents.join(', ')})` : ''}`,
+      );
     }
   }
   return out;

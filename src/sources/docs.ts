@@ -81,7 +81,11 @@ const taskLine = /^\s*[-*+] \[([ /xX-])\] (.+)$/s;
 const fieldPattern = /\s*(?:🆔\s*[\w-]+|⛔\s*[\w-]+(?:\s*,\s*[\w-]+)*|[📅⏳🛫➕✅❌]\s*\d{4}-\d{2}-\d{2}|🔁\s*[^📅⏳🛫➕✅❌🆔⛔]*|🔺|⏫|🔼|🔽|⏬)/gu;
 
 function slug(text: string): string {
-  return text.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, '-').replace(/^-|-$/g, '').slice(0, 60);
+  return text
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}]+/gu, '-')
+    .replace(/^-|-$/g, '')
+    .slice(0, 60);
 }
 
 const fenceLine = /^\s*(`{3,}|~{3,})(.*)$/;

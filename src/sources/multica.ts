@@ -75,7 +75,13 @@ export function listIssues(runner: ProcessRunner, workspaceId: string, env: Node
   const hook = Number(env.CLAW_TEST_MULTICA_MAX_PAGES);
   const maxPages = Number.isInteger(hook) && hook > 0 ? hook : maxIssuePages;
   return pageIssues(
-    (offset) => multicaJson(runner, ['--workspace-id', workspaceId, 'issue', 'list', '--limit', String(pageSize), '--offset', String(offset), '--output', 'json'], env, timeoutMs),
+    (offset) =>
+      multicaJson(
+        runner,
+        ['--workspace-id', workspaceId, 'issue', 'list', '--limit', String(pageSize), '--offset', String(offset), '--output', 'json'],
+        env,
+        timeoutMs,
+      ),
     maxPages,
   );
 }

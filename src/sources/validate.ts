@@ -179,7 +179,12 @@ export function checkCached<T>(kind: string, check: (r: unknown) => T): (value: 
     const truncated = own(value, 'truncated');
     const into: Checked<T> = {
       items: [],
-      skipped: Array.isArray(skipped) ? skipped.filter((s): s is string => typeof s === 'string').slice(0, maxNamedSkips).map((s) => cleanText(s, 300)) : [],
+      skipped: Array.isArray(skipped)
+        ? skipped
+            .filter((s): s is string => typeof s === 'string')
+            .slice(0, maxNamedSkips)
+            .map((s) => cleanText(s, 300))
+        : [],
       skippedCount: 0,
     };
     const storedCount = typeof count === 'number' && Number.isFinite(count) ? Math.max(0, Math.floor(count)) : into.skipped.length;

@@ -141,7 +141,12 @@ function readCard(row: Row, children: (table: (typeof childTables)[number]) => R
     ),
     ...nonEmpty(
       'comments',
-      children('workboard_card_comments').map((r) => ({ id: needStr(r, 'id'), body: needStr(r, 'body'), createdAt: needNum(r, 'created_at'), ...optional(r, { updatedAt: 'updated_at' }, 'num') })),
+      children('workboard_card_comments').map((r) => ({
+        id: needStr(r, 'id'),
+        body: needStr(r, 'body'),
+        createdAt: needNum(r, 'created_at'),
+        ...optional(r, { updatedAt: 'updated_at' }, 'num'),
+      })),
     ),
     ...nonEmpty(
       'links',
@@ -191,7 +196,12 @@ function readCard(row: Row, children: (table: (typeof childTables)[number]) => R
       })),
     ),
   };
-  if (protocol) metadata.workerProtocol = { state: needStr(protocol, 'state'), updatedAt: needNum(protocol, 'updated_at'), ...optional(protocol, { detail: 'detail' }, 'str') };
+  if (protocol)
+    metadata.workerProtocol = {
+      state: needStr(protocol, 'state'),
+      updatedAt: needNum(protocol, 'updated_at'),
+      ...optional(protocol, { detail: 'detail' }, 'str'),
+    };
   const automation = json(row.automation_json);
   if (automation) metadata.automation = automation;
   const claim = json(row.claim_json) as Record<string, unknown> | undefined;
@@ -266,9 +276,10 @@ function byCard(rows: Row[]): Map<string, Row[]> {
 
 /** The cards of one board (or all boards), ordered as the CLI orders them. */
 export function readCards(db: ReadOnlyDb, board: string | undefined): unknown[] {
-  const rows = board === undefined
-    ? db.all('select * from workboard_cards order by created_at asc, id asc')
-    : db.all('select * from workboard_cards where board_id = ? order by created_at asc, id asc', board);
+  const rows =
+    board === undefined
+      ? db.all('select * from workboard_cards order by created_at asc, id asc')
+      : db.all('select * from workboard_cards where board_id = ? order by created_at asc, id asc', board);
   const tables = new Map(childTables.map((t) => [t, byCard(db.all(`select * from ${t} order by card_id asc, ordinal asc`))]));
   const protocols = new Map(db.all('select * from workboard_worker_protocol').map((r) => [str(r, 'card_id'), r]));
   const cards = rows.map((row) => {

@@ -7,7 +7,13 @@ import type { Task, TaskStatus, WorkboardCard } from './types.js';
 import { checkCard, checkRecords, isRecord, type Checked } from './validate.js';
 import { cardsFromDatabase, type WorkboardRead } from './workboard-db.js';
 
-export async function listCards(runner: ProcessRunner, board: string | undefined, env: NodeJS.ProcessEnv, timeoutMs: number, read: WorkboardRead = 'auto'): Promise<Checked<WorkboardCard>> {
+export async function listCards(
+  runner: ProcessRunner,
+  board: string | undefined,
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+  read: WorkboardRead = 'auto',
+): Promise<Checked<WorkboardCard>> {
   // The plugin's database when its schema is one claw knows (milliseconds, not a 7-15 s CLI start).
   // Archived cards are kept either way: dependencies resolve over them too.
   if (read !== 'cli') {
@@ -24,7 +30,8 @@ export async function listCards(runner: ProcessRunner, board: string | undefined
   } catch {
     throw new SourceError(`openclaw workboard list printed something that is not JSON: ${JSON.stringify(result.stdout.slice(0, 80))}`);
   }
-  if (!isRecord(doc) || !Object.hasOwn(doc, 'cards') || !Array.isArray(doc.cards)) throw new SourceError('openclaw workboard list printed JSON without a "cards" list');
+  if (!isRecord(doc) || !Object.hasOwn(doc, 'cards') || !Array.isArray(doc.cards))
+    throw new SourceError('openclaw workboard list printed JSON without a "cards" list');
   const checked = checkRecords(doc.cards as unknown[], 'card', checkCard);
   // --json always includes archived cards: kept, because dependencies resolve over them too.
   return checked;

@@ -7,7 +7,10 @@ import { saneTime } from './clock.js';
 /** One line of at most `blockTextMax` characters, control characters removed. */
 export function blockText(text: string): string {
   // eslint-disable-next-line no-control-regex
-  const line = text.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').replace(/\s+/g, ' ').trim();
+  const line = text
+    .replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   return line.length > blockTextMax ? `${line.slice(0, blockTextMax - 1)}…` : line;
 }
 

@@ -10,7 +10,6 @@ import { redactStoreUrl as redactUrl } from '../redact.js';
 import type { AdmitRequest, AdmitResult, BlockInfo, CacheEntry, GatewayState, RunRecord, Store } from './types.js';
 import { activeBlock, storedInfo } from './blocks.js';
 
-
 type Commands = Record<keyof typeof scripts, (...args: (string | number)[]) => Promise<unknown>>;
 
 export interface RedisStoreOptions {
@@ -44,7 +43,10 @@ export class RedisStore implements Store {
     const testClock = options.testClock;
     const clockArg = testClock ? () => String(Math.round(testClock())) : () => '';
     this.run = Object.fromEntries(
-      Object.keys(scripts).map((name) => [name, (...args: (string | number)[]) => this.guard(() => commands[`claw_${name}`]!(this.prefix, ...args, clockArg()))]),
+      Object.keys(scripts).map((name) => [
+        name,
+        (...args: (string | number)[]) => this.guard(() => commands[`claw_${name}`]!(this.prefix, ...args, clockArg())),
+      ]),
     ) as Commands;
   }
 
@@ -71,7 +73,9 @@ export class RedisStore implements Store {
     } catch (err) {
       redis.disconnect();
       const reason = (lastError ?? (err as Error)).message;
-      throw new UnavailableError(`cannot reach the Redis store at ${redactUrl(options.url)}: ${reason}; start Redis or set \`claw config set storeFallback local\``);
+      throw new UnavailableError(
+        `cannot reach the Redis store at ${redactUrl(options.url)}: ${reason}; start Redis or set \`claw config set storeFallback local\``,
+      );
     }
     return new RedisStore(redis, options);
   }
@@ -83,7 +87,11 @@ export class RedisStore implements Store {
       const message = (err as Error).message ?? String(err);
       // ioredis' words for a connection that went away; a command in flight when it drops fails with
       // "Reached the max retries per request limit (which is 0)" (maxRetriesPerRequest: 0 above).
-      if (/Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|LOADING|connect|max retries per request|Command timed out/i.test(message)) {
+      if (
+        /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|LOADING|connect|max retries per request|Command timed out/i.test(
+          message,
+        )
+      ) {
         throw new StoreUnreachableError(`lost the Redis store at ${this.location}: ${message}`);
       }
       throw err;

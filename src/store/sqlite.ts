@@ -20,7 +20,12 @@ import { currentBoot, monotonicMs, timeline } from './clock.js';
 // every writer, an older claw included, keeps it right) and recomputed by every upgrade. In meta
 // because every write rewrites meta's page anyway (the clock): the count costs no page of its own.
 const schemaVersion = 3;
-const blockColumns: [string, string][] = [['reason', 'text'], ['origin', 'text'], ['message', 'text'], ['set_at', 'integer']];
+const blockColumns: [string, string][] = [
+  ['reason', 'text'],
+  ['origin', 'text'],
+  ['message', 'text'],
+  ['set_at', 'integer'],
+];
 // waiters.pid is no longer written or read (nullable); it stays so a state file an older claw shares still opens.
 const schema = `
 create table if not exists meta (key text primary key, value integer not null);
@@ -170,18 +175,20 @@ export class SqliteStore implements Store {
 
   private migrate(): void {
     if (this.db.pragma('journal_mode', { simple: true }) !== 'wal') this.db.pragma('journal_mode = WAL');
-    this.db.transaction(() => {
-      this.db.exec(schema);
-      const columns = new Set((this.db.prepare(`select name from pragma_table_info('blocks')`).all() as { name: string }[]).map((c) => c.name));
-      for (const [name, type] of blockColumns) if (!columns.has(name)) this.db.exec(`alter table blocks add column ${name} ${type}`);
-      this.db.exec(growthSchema);
-      this.db.exec(admissionSchema);
-      this.db.exec(
-        `delete from meta where key like 'admissions:%';
+    this.db
+      .transaction(() => {
+        this.db.exec(schema);
+        const columns = new Set((this.db.prepare(`select name from pragma_table_info('blocks')`).all() as { name: string }[]).map((c) => c.name));
+        for (const [name, type] of blockColumns) if (!columns.has(name)) this.db.exec(`alter table blocks add column ${name} ${type}`);
+        this.db.exec(growthSchema);
+        this.db.exec(admissionSchema);
+        this.db.exec(
+          `delete from meta where key like 'admissions:%';
          insert into meta (key, value) select 'admissions:' || gateway, count(*) from admissions group by gateway`,
-      );
-      this.db.pragma(`user_version = ${schemaVersion}`);
-    }).immediate();
+        );
+        this.db.pragma(`user_version = ${schemaVersion}`);
+      })
+      .immediate();
   }
 
   private storeError(err: unknown): Error {
@@ -277,11 +284,13 @@ export class SqliteStore implements Store {
       count: (after, atMost = Infinity) =>
         after === since
           ? Math.min(used, atMost)
-          : (this.stmt(`select count(*) n from (select 1 from admissions where gateway = ? and at > ? order by at desc limit ?)`).get(
-              gateway,
-              after,
-              Number.isFinite(atMost) ? atMost : -1,
-            ) as { n: number }).n,
+          : (
+              this.stmt(`select count(*) n from (select 1 from admissions where gateway = ? and at > ? order by at desc limit ?)`).get(
+                gateway,
+                after,
+                Number.isFinite(atMost) ? atMost : -1,
+              ) as { n: number }
+            ).n,
       nth: (after, i) => {
         const row =
           after === since && i >= used / 2
@@ -420,7 +429,11 @@ export class SqliteStore implements Store {
   }
 
   private bump(scope: string, name: string, by: number): void {
-    this.stmt(`insert into counters (scope, name, value) values (?, ?, ?) on conflict (scope, name) do update set value = value + excluded.value`).run(scope, name, by);
+    this.stmt(`insert into counters (scope, name, value) values (?, ?, ?) on conflict (scope, name) do update set value = value + excluded.value`).run(
+      scope,
+      name,
+      by,
+    );
   }
 
   async count(scope: string, counter: string, by = 1): Promise<void> {
@@ -436,7 +449,8 @@ export class SqliteStore implements Store {
         .all(gateway.name, now) as { priority: number; n: number }[];
       for (const row of rows) waiters[priorities[row.priority - 1]!] = row.n;
       const counters = this.countersOf(gateway.name);
-      const stored = this.stmt(`select until, set_at setAt, reason, origin, message from blocks where gateway = ?`).get(gateway.name) as StoredBlock | undefined;
+      const stored = this.stmt(`select until, set_at setAt, reason, origin, message from blocks where gateway = ?`).get(gateway.name) as
+        StoredBlock | undefined;
       const block = activeBlock(stored, now);
       // The counter less the expired rows not yet pruned (a read prunes nothing): no scan of the window.
       const used = (
@@ -462,9 +476,11 @@ export class SqliteStore implements Store {
 
   async knownGateways(): Promise<string[]> {
     return this.read(() =>
-      (this.stmt(`select gateway from admissions union select gateway from blocks union select scope from counters where scope != 'cache' union select gateway from waiters`).all() as { gateway: string }[]).map(
-        (r) => r.gateway,
-      ),
+      (
+        this.stmt(
+          `select gateway from admissions union select gateway from blocks union select scope from counters where scope != 'cache' union select gateway from waiters`,
+        ).all() as { gateway: string }[]
+      ).map((r) => r.gateway),
     );
   }
 
@@ -472,8 +488,7 @@ export class SqliteStore implements Store {
     const now = await this.now();
     return this.read(() => {
       const row = this.stmt(`select key, category, value, stored_at, expires_at from cache where key = ? and keep_until > ?`).get(key, now) as
-        | { key: string; category: string; value: string; stored_at: number; expires_at: number }
-        | undefined;
+        { key: string; category: string; value: string; stored_at: number; expires_at: number } | undefined;
       return row && { key: row.key, category: row.category, value: row.value, storedAt: row.stored_at, expiresAt: row.expires_at, now };
     });
   }
@@ -494,20 +509,20 @@ export class SqliteStore implements Store {
 
   async cacheClear(category?: string): Promise<number> {
     return this.write(() =>
-      category === undefined
-        ? this.stmt(`delete from cache`).run().changes
-        : this.stmt(`delete from cache where category = ?`).run(category).changes,
+      category === undefined ? this.stmt(`delete from cache`).run().changes : this.stmt(`delete from cache where category = ?`).run(category).changes,
     );
   }
 
   async cacheEntries(): Promise<Omit<CacheEntry, 'value'>[]> {
     return this.read(() =>
-      (this.stmt(`select key, category, stored_at, expires_at from cache order by key`).all() as {
-        key: string;
-        category: string;
-        stored_at: number;
-        expires_at: number;
-      }[]).map((r) => ({ key: r.key, category: r.category, storedAt: r.stored_at, expiresAt: r.expires_at })),
+      (
+        this.stmt(`select key, category, stored_at, expires_at from cache order by key`).all() as {
+          key: string;
+          category: string;
+          stored_at: number;
+          expires_at: number;
+        }[]
+      ).map((r) => ({ key: r.key, category: r.category, storedAt: r.stored_at, expiresAt: r.expires_at })),
     );
   }
 
@@ -516,7 +531,9 @@ export class SqliteStore implements Store {
       const row = this.stmt(`select owner, expires_at from leases where name = ?`).get(name) as { owner: string; expires_at: number } | undefined;
       if (row && row.owner !== owner && row.expires_at > now) return false;
       this.db
-        .prepare(`insert into leases (name, owner, expires_at) values (?, ?, ?) on conflict (name) do update set owner = excluded.owner, expires_at = excluded.expires_at`)
+        .prepare(
+          `insert into leases (name, owner, expires_at) values (?, ?, ?) on conflict (name) do update set owner = excluded.owner, expires_at = excluded.expires_at`,
+        )
         .run(name, owner, now + ttlMs);
       return true;
     });
@@ -530,8 +547,7 @@ export class SqliteStore implements Store {
     const now = await this.now();
     return this.read(() => {
       const row = this.stmt(`select owner, expires_at from leases where name = ? and expires_at > ?`).get(name, now) as
-        | { owner: string; expires_at: number }
-        | undefined;
+        { owner: string; expires_at: number } | undefined;
       return row && { owner: row.owner, expiresAt: row.expires_at };
     });
   }
@@ -541,9 +557,7 @@ export class SqliteStore implements Store {
   }
 
   async stateSet(key: string, value: string): Promise<void> {
-    this.write(() =>
-      this.stmt(`insert into state (key, value) values (?, ?) on conflict (key) do update set value = excluded.value`).run(key, value),
-    );
+    this.write(() => this.stmt(`insert into state (key, value) values (?, ?) on conflict (key) do update set value = excluded.value`).run(key, value));
   }
 
   async saveRun(run: RunRecord): Promise<void> {

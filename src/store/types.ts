@@ -21,8 +21,7 @@ export interface AdmitRequest {
 }
 
 export type AdmitResult =
-  | { admitted: true; admissionId: string; now: number }
-  | ({ admitted: false; now: number; ahead: number } & Omit<Extract<Decision, { admit: false }>, 'admit'>);
+  { admitted: true; admissionId: string; now: number } | ({ admitted: false; now: number; ahead: number } & Omit<Extract<Decision, { admit: false }>, 'admit'>);
 
 export type CounterName =
   | 'admitted'

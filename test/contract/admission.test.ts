@@ -53,7 +53,13 @@ const cases: Case[] = [
     priority: 3,
     expect: { reason: 'full', free: 0, wakeAt: 1000, estimateAt: 1000, ahead: 0 },
   },
-  { name: 'an admission exactly one window old has expired', gateway: g5, admissions: [-10_000, -8000, -7000, -6000, -5000], priority: 3, expect: { admit: true } },
+  {
+    name: 'an admission exactly one window old has expired',
+    gateway: g5,
+    admissions: [-10_000, -8000, -7000, -6000, -5000],
+    priority: 3,
+    expect: { admit: true },
+  },
   {
     name: 'expired admissions not yet deleted do not count (10 of them)',
     gateway: g5,
@@ -132,7 +138,13 @@ const cases: Case[] = [
     priority: 4,
     expect: { reason: 'full', free: 0, wakeAt: 1000, estimateAt: 1000, ahead: 0 },
   },
-  { name: 'normal priority takes the reserved share', gateway: { ...g5, reserveLow: 0.2 }, admissions: [-9000, -8000, -7000, -6000], priority: 3, expect: { admit: true } },
+  {
+    name: 'normal priority takes the reserved share',
+    gateway: { ...g5, reserveLow: 0.2 },
+    admissions: [-9000, -8000, -7000, -6000],
+    priority: 3,
+    expect: { admit: true },
+  },
   {
     name: "low priority's turn comes after the reserve and the waiters ahead have expired",
     gateway: { limit: 10, window: '10s', margin: 0, reserveLow: 0.2 },
@@ -176,7 +188,13 @@ const cases: Case[] = [
     priority: 3,
     expect: { reason: 'full', free: 0, wakeAt: 500, estimateAt: 500, ahead: 0 },
   },
-  { name: 'burst: an admission that left the span frees it', gateway: { limit: 10, window: '10s', margin: 0, burst: 2 }, admissions: [-2500, -100], priority: 3, expect: { admit: true } },
+  {
+    name: 'burst: an admission that left the span frees it',
+    gateway: { limit: 10, window: '10s', margin: 0, burst: 2 },
+    admissions: [-2500, -100],
+    priority: 3,
+    expect: { admit: true },
+  },
   {
     // window x burst / limit = 333.3 ms: rounded up to 334 ms in every store (Lua once rounded the
     // wake time down and TypeScript kept the fraction).
@@ -186,7 +204,13 @@ const cases: Case[] = [
     priority: 3,
     expect: { reason: 'full', free: 0, wakeAt: 1, estimateAt: 1, ahead: 0 },
   },
-  { name: 'burst: just outside the rounded span admits', gateway: { limit: 3, window: '1s', margin: 0, burst: 1 }, admissions: [-334], priority: 3, expect: { admit: true } },
+  {
+    name: 'burst: just outside the rounded span admits',
+    gateway: { limit: 3, window: '1s', margin: 0, burst: 1 },
+    admissions: [-334],
+    priority: 3,
+    expect: { admit: true },
+  },
   {
     name: 'a large window: the turn near its start is read from the oldest end',
     gateway: { limit: 100, window: '100s', margin: 0, reserveLow: 0.2 },
@@ -227,7 +251,14 @@ function aheadOf(c: Case): number {
 function expected(c: Case, now: number) {
   return 'admit' in c.expect
     ? { admitted: true }
-    : { admitted: false, reason: c.expect.reason, free: c.expect.free, wakeAt: now + c.expect.wakeAt, estimateAt: now + c.expect.estimateAt, ahead: c.expect.ahead };
+    : {
+        admitted: false,
+        reason: c.expect.reason,
+        free: c.expect.free,
+        wakeAt: now + c.expect.wakeAt,
+        estimateAt: now + c.expect.estimateAt,
+        ahead: c.expect.ahead,
+      };
 }
 
 function shape(result: AdmitResult) {
@@ -249,7 +280,12 @@ async function runCase(h: Harness, c: Case, i: number, now: number): Promise<Adm
   const open = { ...gateway, limit: 1e9, windowMs: 1e12, marginMs: 0, reserveLow: 0 };
   delete open.burst;
   const events = [
-    ...c.admissions.map((at, n) => ({ at, order: 0, n, run: async () => expect((await h.store.admit({ gateway: open, priority: 1, waiterId: `c${i}-a${n}`, leaseMs: 1500, queue: false })).admitted).toBe(true) })),
+    ...c.admissions.map((at, n) => ({
+      at,
+      order: 0,
+      n,
+      run: async () => expect((await h.store.admit({ gateway: open, priority: 1, waiterId: `c${i}-a${n}`, leaseMs: 1500, queue: false })).admitted).toBe(true),
+    })),
     ...(c.waiters ?? []).map((w, n) => ({
       at: w.at,
       order: 1,

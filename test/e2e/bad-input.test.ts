@@ -6,9 +6,24 @@ import { runClaw, sandbox, statusJson } from '../helpers/claw';
 
 describe('bad input', () => {
   const cases: [string, string[], number, RegExp][] = [
-    ['unknown priority', ['call', '--gateway', 't', '--priority', 'asap', '--', 'true'], 64, /^claw: unknown priority "asap": use urgent, high, normal or low \(or 1-4\)$/],
-    ['malformed duration', ['call', '--gateway', 't', '--max-wait', '10 minutes', '--', 'true'], 64, /^claw: --max-wait: "10 minutes" is not a duration; use 500ms, 2s, 10m, 1h or plain seconds$/],
-    ['a command that does not exist', ['call', '--gateway', 't', '--', 'no-such-command-xyz', '--flag'], 69, /^claw: command not found: no-such-command-xyz \(not an executable file on PATH\)$/],
+    [
+      'unknown priority',
+      ['call', '--gateway', 't', '--priority', 'asap', '--', 'true'],
+      64,
+      /^claw: unknown priority "asap": use urgent, high, normal or low \(or 1-4\)$/,
+    ],
+    [
+      'malformed duration',
+      ['call', '--gateway', 't', '--max-wait', '10 minutes', '--', 'true'],
+      64,
+      /^claw: --max-wait: "10 minutes" is not a duration; use 500ms, 2s, 10m, 1h or plain seconds$/,
+    ],
+    [
+      'a command that does not exist',
+      ['call', '--gateway', 't', '--', 'no-such-command-xyz', '--flag'],
+      69,
+      /^claw: command not found: no-such-command-xyz \(not an executable file on PATH\)$/,
+    ],
     ['a missing API key', ['call', '--model', 'nvidia/deepseek-ai/deepseek-v4-pro', '--prompt', 'hi'], 78, /^claw: NVIDIA_API_KEY is not set: export it/],
     ['an unknown option', ['call', '--gatway', 't', '--', 'true'], 64, /^claw: unknown option '--gatway'/],
     ['nothing to call', ['call', '--gateway', 't'], 64, /^claw: nothing to call: give a command after -- or --prompt/],

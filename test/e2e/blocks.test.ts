@@ -127,14 +127,16 @@ describe.each(stores)('Retry-After and blocks (%s store)', (store) => {
     expect((await runClaw(['unblock', '--help'], box.env)).stdout).toContain('claw unblock nvidia');
   });
 
-  it.runIf(store === 'sqlite')('a store written by an older claw with absurd values (clock 1e20, block 1e23, an admission at 1e20) reads, heals and unblocks', async () => {
-    const box = sandbox({}, store);
-    box.writeConfig({ gateways: { t: { limit: 1, window: '2s' } } });
-    mkdirSync(box.stateDir, { recursive: true });
-    const Database = createRequire(__filename)('../helpers/sqlite-db.cjs');
-    const db = new Database(join(box.stateDir, 'claw.db'));
-    db.pragma('journal_mode = WAL');
-    db.exec(`
+  it.runIf(store === 'sqlite')(
+    'a store written by an older claw with absurd values (clock 1e20, block 1e23, an admission at 1e20) reads, heals and unblocks',
+    async () => {
+      const box = sandbox({}, store);
+      box.writeConfig({ gateways: { t: { limit: 1, window: '2s' } } });
+      mkdirSync(box.stateDir, { recursive: true });
+      const Database = createRequire(__filename)('../helpers/sqlite-db.cjs');
+      const db = new Database(join(box.stateDir, 'claw.db'));
+      db.pragma('journal_mode = WAL');
+      db.exec(`
       create table meta (key text primary key, value integer not null);
       create table admissions (id text primary key, gateway text not null, at integer not null, priority integer not null);
       create index admissions_by_gateway on admissions (gateway, at);
@@ -150,15 +152,17 @@ describe.each(stores)('Retry-After and blocks (%s store)', (store) => {
       insert into admissions values ('old', 't', 1e20, 3);
       pragma user_version = 1;
     `);
-    db.close();
-    for (const form of [['status'], ['status', '--json'], ['status', '--prometheus']]) expect(await runClaw(form, box.env)).toMatchObject({ code: 0, stderr: '' });
-    const t = (await statusJson(box.env)).gateways.find((g: any) => g.name === 't');
-    expect(t.block.origin).toBe('set by an older claw (no origin recorded)');
-    expect(Date.parse(t.block.until) - Date.now()).toBeLessThanOrEqual(tenMinutes);
-    expect((await runClaw(['unblock', 't'], box.env)).stdout).toMatch(/^t: block cleared/);
-    // The admission stamped 1e20 counts for one window at most: the call gets through within it.
-    const call = await runWithin(['call', '--gateway', 't', '--max-wait', '4s', '--', 'true'], box.env, 20_000);
-    expect(call).toMatchObject({ code: 0, stderr: '' });
-    expect(call.ms).toBeLessThan(4000);
-  });
+      db.close();
+      for (const form of [['status'], ['status', '--json'], ['status', '--prometheus']])
+        expect(await runClaw(form, box.env)).toMatchObject({ code: 0, stderr: '' });
+      const t = (await statusJson(box.env)).gateways.find((g: any) => g.name === 't');
+      expect(t.block.origin).toBe('set by an older claw (no origin recorded)');
+      expect(Date.parse(t.block.until) - Date.now()).toBeLessThanOrEqual(tenMinutes);
+      expect((await runClaw(['unblock', 't'], box.env)).stdout).toMatch(/^t: block cleared/);
+      // The admission stamped 1e20 counts for one window at most: the call gets through within it.
+      const call = await runWithin(['call', '--gateway', 't', '--max-wait', '4s', '--', 'true'], box.env, 20_000);
+      expect(call).toMatchObject({ code: 0, stderr: '' });
+      expect(call.ms).toBeLessThan(4000);
+    },
+  );
 });

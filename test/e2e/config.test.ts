@@ -97,7 +97,10 @@ describe('claw config', () => {
     rmSync(box.configDir, { recursive: true });
     const dir = join(box.configDir, 'nested');
     const result = await new Promise<number | null>((resolve) => {
-      const child = spawn('sh', ['-c', `umask 000; exec "${process.execPath}" "${clawBin}" config set gateways.t.limit 3`], { env: { ...box.env, CLAW_CONFIG_DIR: dir }, stdio: 'ignore' });
+      const child = spawn('sh', ['-c', `umask 000; exec "${process.execPath}" "${clawBin}" config set gateways.t.limit 3`], {
+        env: { ...box.env, CLAW_CONFIG_DIR: dir },
+        stdio: 'ignore',
+      });
       child.once('close', resolve);
     });
     expect(result).toBe(0);

@@ -74,7 +74,11 @@ function fakeCrontab(root: string): { bin: string; table: string } {
   const bin = join(root, 'crontab-bin');
   const table = join(root, 'crontab.txt');
   mkdirSync(bin, { recursive: true });
-  writeFileSync(join(bin, 'crontab'), `#!/bin/sh\nif [ "$1" = "-l" ]; then cat "${table}" 2>/dev/null || { echo "no crontab for claw" >&2; exit 1; }; else cat > "${table}"; fi\n`, { mode: 0o755 });
+  writeFileSync(
+    join(bin, 'crontab'),
+    `#!/bin/sh\nif [ "$1" = "-l" ]; then cat "${table}" 2>/dev/null || { echo "no crontab for claw" >&2; exit 1; }; else cat > "${table}"; fi\n`,
+    { mode: 0o755 },
+  );
   return { bin, table };
 }
 

@@ -92,8 +92,23 @@ describe('claw doctor', () => {
     expect(code).toBe(0);
     expect(doc.ok).toBe(true);
     expect(doc.checks.map((c: any) => c.name)).toEqual([
-      'node', 'sqlite', 'state dir', 'state file modes', 'store', 'config', 'roster', 'agent coo', 'agent lawyer',
-      'multica', 'multica (cron PATH)', 'openclaw', 'openclaw (cron PATH)', 'gateway nvidia', 'workboard read', 'crontab', 'cron daemon',
+      'node',
+      'sqlite',
+      'state dir',
+      'state file modes',
+      'store',
+      'config',
+      'roster',
+      'agent coo',
+      'agent lawyer',
+      'multica',
+      'multica (cron PATH)',
+      'openclaw',
+      'openclaw (cron PATH)',
+      'gateway nvidia',
+      'workboard read',
+      'crontab',
+      'cron daemon',
     ]);
     for (const c of doc.checks) {
       expect(Object.keys(c)).toEqual(['name', 'status', 'detail', 'fix']);
@@ -152,7 +167,11 @@ describe('claw doctor', () => {
     expect(cron.status).toBe('fail');
     expect(cron.detail).toContain("the claw block's PATH");
     expect(cron.fix).toBe(`run \`claw cron install\` from a shell whose PATH has ${fakes} (the block's PATH line is made from that PATH), then check again`);
-    expect(notOk(doc).filter((c: any) => !unavoidable(c)).map((c: any) => c.name)).toEqual(['multica (cron PATH)', 'openclaw (cron PATH)']);
+    expect(
+      notOk(doc)
+        .filter((c: any) => !unavoidable(c))
+        .map((c: any) => c.name),
+    ).toEqual(['multica (cron PATH)', 'openclaw (cron PATH)']);
     expect((await runClaw(['cron', 'install', '--cron', 'honours-tz'], h.env)).code).toBe(0);
     const fixed = await h.doctor();
     expect(notOk(fixed.doc).filter((c: any) => !unavoidable(c))).toEqual([]);
@@ -173,7 +192,9 @@ describe('claw doctor', () => {
     expect(code).toBe(69);
     const cron = byName(doc, 'openclaw (cron PATH)');
     expect(cron.status).toBe('fail');
-    expect(cron.detail).toBe(`\`${old}/openclaw --version\` fails: openclaw: Node 20.20.2: node:sqlite is unavailable; use 24.16+/26.1+ or a build with the fix.`);
+    expect(cron.detail).toBe(
+      `\`${old}/openclaw --version\` fails: openclaw: Node 20.20.2: node:sqlite is unavailable; use 24.16+/26.1+ or a build with the fix.`,
+    );
     expect(cron.fix).toContain('put Node >= 24.16 first there');
     expect(byName(doc, 'openclaw').status).toBe('ok');
   });
@@ -264,11 +285,17 @@ describe('claw doctor', () => {
 
   it('the cron daemon: none running warns; a block for cronie under Debian cron fails (78); a block for Debian cron is ok under either; another host zone warns', async () => {
     const none = await host({ daemon: null });
-    expect(byName((await none.doctor()).doc, 'cron daemon')).toMatchObject({ status: 'warn', detail: 'no cron daemon is running: nothing in the crontab will run' });
+    expect(byName((await none.doctor()).doc, 'cron daemon')).toMatchObject({
+      status: 'warn',
+      detail: 'no cron daemon is running: nothing in the crontab will run',
+    });
 
     // CRON_TZ lines (written for cronie) under Debian cron, which ignores them.
     const vixie = await host({ daemon: 'cron', install: false });
-    writeFileSync(join(vixie.f.heartbeatsDir, 'defaults.json'), JSON.stringify({ ...JSON.parse(readFileSync(join(vixie.f.heartbeatsDir, 'defaults.json'), 'utf8')), tz: 'Pacific/Chatham' }));
+    writeFileSync(
+      join(vixie.f.heartbeatsDir, 'defaults.json'),
+      JSON.stringify({ ...JSON.parse(readFileSync(join(vixie.f.heartbeatsDir, 'defaults.json'), 'utf8')), tz: 'Pacific/Chatham' }),
+    );
     expect((await runClaw(['cron', 'install', '--cron', 'honours-tz'], vixie.env)).code).toBe(0);
     const wrong = await vixie.doctor();
     expect(wrong.code).toBe(78);

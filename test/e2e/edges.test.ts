@@ -48,7 +48,9 @@ describe('edges', () => {
     chmodSync(script, 0o755);
     const result = await runClaw(['call', '--gateway', 't', '--', script], box.env);
     expect(result.code).toBe(69);
-    expect(result.stderr).toBe(`claw: cannot run ${script}: its interpreter /nonexistent/interpreter (from its #! line) was not found; install it or fix the #! line\n`);
+    expect(result.stderr).toBe(
+      `claw: cannot run ${script}: its interpreter /nonexistent/interpreter (from its #! line) was not found; install it or fix the #! line\n`,
+    );
     const json = await runClaw(['call', '--gateway', 't', '--json', '--', script], box.env);
     expect(JSON.parse(json.stdout).error).toMatchObject({ type: 'unavailable', exitCode: 69 });
   });
@@ -58,7 +60,8 @@ describe('edges', () => {
     expect(result.code).toBe(0);
     expect(result.stderr).toBe('');
     expect(result.stdout).toMatch(/^Usage: claw /);
-    for (const command of ['heartbeat', 'poll', 'call', 'status', 'cache', 'cron', 'config', 'help']) expect(result.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
+    for (const command of ['heartbeat', 'poll', 'call', 'status', 'cache', 'cron', 'config', 'help'])
+      expect(result.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
   });
 
   it('an agent id that leads outside the roster is refused (64) without reading the file it names', async () => {

@@ -26,7 +26,23 @@ describe.each(stores)('claw heartbeat (%s store)', (store) => {
 
   it('15 heartbeats started at once on a cold cache make one issue list, one agent list and one workboard list in total', async () => {
     const f = fleet({ store, env: { FAKE_DELAY_MS: '1500' } });
-    const agents = ['coo', 'secretary', 'opengineer', 'projectmanager', 'costcodev', 'productmanager', 'architect', 'designer', 'contentspecialist', 'cvexpert', 'prompt-engineer', 'mediaspecialist', 'taobaospecialist', 'marketanalysis', 'lawyer'];
+    const agents = [
+      'coo',
+      'secretary',
+      'opengineer',
+      'projectmanager',
+      'costcodev',
+      'productmanager',
+      'architect',
+      'designer',
+      'contentspecialist',
+      'cvexpert',
+      'prompt-engineer',
+      'mediaspecialist',
+      'taobaospecialist',
+      'marketanalysis',
+      'lawyer',
+    ];
     const results = await Promise.all(agents.map((a) => finished(startClaw(heartbeat(a, '--json'), f.env))));
     expect(results.map((r) => r.code)).toEqual(Array(15).fill(0));
     expect(results.map((r) => JSON.parse(r.stdout).outcome)).toEqual(Array(15).fill('idle'));
@@ -36,13 +52,30 @@ describe.each(stores)('claw heartbeat (%s store)', (store) => {
     // Multica's in-task variables never reach it.
     for (const call of f.calls((i) => i.tool === 'multica')) expect(Object.values(call.env!).every((v) => v === null)).toBe(true);
     const issueList = f.calls(isIssueList)[0]!.argv;
-    expect(issueList).toEqual(['--workspace-id', 'c1d2e3f4-0000-4aaa-8bbb-123456789abc', 'issue', 'list', '--limit', '100', '--offset', '0', '--output', 'json']);
+    expect(issueList).toEqual([
+      '--workspace-id',
+      'c1d2e3f4-0000-4aaa-8bbb-123456789abc',
+      'issue',
+      'list',
+      '--limit',
+      '100',
+      '--offset',
+      '0',
+      '--output',
+      'json',
+    ]);
   });
 
   it('pages through multica issues until has_more is false, and groups them by assignee', async () => {
     const f = fleet({ store, agents: ['coo', 'secretary'] });
     const issues = Array.from({ length: 230 }, (_, i) =>
-      multicaIssue({ id: `id-${i}`, identifier: `MUL-${i}`, status: 'done', status_category: 'done', assignee_id: `00000000-0000-4000-8000-00000000000${i % 2}` }),
+      multicaIssue({
+        id: `id-${i}`,
+        identifier: `MUL-${i}`,
+        status: 'done',
+        status_category: 'done',
+        assignee_id: `00000000-0000-4000-8000-00000000000${i % 2}`,
+      }),
     );
     issues[229] = multicaIssue({ id: 'id-229', identifier: 'MUL-229', title: 'Last page task', assignee_id: '00000000-0000-4000-8000-000000000001' });
     f.setIssues(issues);
@@ -72,9 +105,23 @@ describe.each(stores)('claw heartbeat (%s store)', (store) => {
     expect(message).not.toContain('Collect figures');
   });
 
-  it('workboard cards blocked_by an unfinished card wait; archived cards and other agents\' cards are ignored', async () => {
+  it("workboard cards blocked_by an unfinished card wait; archived cards and other agents' cards are ignored", async () => {
     const f = fleet({ store, agents: ['secretary'] });
-    const card = (id: string, fields: Record<string, unknown>) => ({ id, title: id, notes: '', status: 'ready', priority: 'normal', labels: [], agentId: 'secretary', position: 1, createdAt: 1, updatedAt: Date.now(), startedAt: null, metadata: {}, ...fields });
+    const card = (id: string, fields: Record<string, unknown>) => ({
+      id,
+      title: id,
+      notes: '',
+      status: 'ready',
+      priority: 'normal',
+      labels: [],
+      agentId: 'secretary',
+      position: 1,
+      createdAt: 1,
+      updatedAt: Date.now(),
+      startedAt: null,
+      metadata: {},
+      ...fields,
+    });
     f.setCards([
       card('draft-faq', { metadata: { links: [{ id: 'l1', type: 'blocked_by', targetCardId: 'outline', createdAt: 1 }] } }),
       card('outline', { status: 'running', agentId: 'designer' }),
@@ -184,7 +231,10 @@ describe.each(stores)('claw heartbeat (%s store)', (store) => {
       const f = fleet({ store, agents: ['coo'], agentOverrides: { coo: { dispatch: ['true'] } } });
       f.writeTodo('coo', '- [ ] Work\n');
       const results = await Promise.all([runClaw(heartbeat('coo'), f.env), runClaw(['status', '--json'], f.env)]);
-      expect(results.map((r) => [r.code, r.stderr])).toEqual([[0, ''], [0, '']]);
+      expect(results.map((r) => [r.code, r.stderr])).toEqual([
+        [0, ''],
+        [0, ''],
+      ]);
     }
   });
 
@@ -202,7 +252,7 @@ describe.each(stores)('claw heartbeat (%s store)', (store) => {
     expect(runs.lastRun.outcome).toBe('dispatched');
   });
 
-  it('a dead holder\'s lock, and its refresh lease on a source, are taken over at once', async () => {
+  it("a dead holder's lock, and its refresh lease on a source, are taken over at once", async () => {
     const pidFile = join(tempDir(), 'dispatch.pid');
     const f = fleet({ store, agents: ['coo'], agentOverrides: { coo: { dispatch: ['sh', '-c', `echo $$ > ${pidFile}; exec sleep 30`] } } });
     f.writeTodo('coo', '- [ ] Work\n');
@@ -264,7 +314,11 @@ describe.each(stores)('claw poll, cache, cron (%s store)', (store) => {
     const f = fleet({ store, agents: ['coo', 'secretary', 'lawyer'] });
     f.setIssues([multicaIssue({})]);
     const poll = JSON.parse((await runClaw(['poll', '--json'], f.env)).stdout);
-    expect(poll.agents.map((a: any) => [a.agent, a.claimable])).toEqual([['coo', 1], ['lawyer', 0], ['secretary', 0]]);
+    expect(poll.agents.map((a: any) => [a.agent, a.claimable])).toEqual([
+      ['coo', 1],
+      ['lawyer', 0],
+      ['secretary', 0],
+    ]);
     expect(f.calls(isIssueList)).toHaveLength(1);
     expect(f.calls(isWorkboardList)).toHaveLength(1);
     for (const a of ['secretary', 'lawyer']) expect((await runClaw(heartbeat(a), f.env)).code).toBe(0);
@@ -275,7 +329,11 @@ describe.each(stores)('claw poll, cache, cron (%s store)', (store) => {
     expect(f.calls(isIssueList)).toHaveLength(2);
     expect(f.calls(isAgentList)).toHaveLength(1);
     const stats = JSON.parse((await runClaw(['cache', 'stats', '--json'], f.env)).stdout);
-    expect(stats.categories.map((c: any) => [c.category, c.fresh])).toEqual([['config', 1], ['multica', 1], ['workboard', 1]]);
+    expect(stats.categories.map((c: any) => [c.category, c.fresh])).toEqual([
+      ['config', 1],
+      ['multica', 1],
+      ['workboard', 1],
+    ]);
     expect(stats.hits).toBeGreaterThan(0);
     expect((await runClaw(['cache', 'clear', 'workboard'], f.env)).stdout).toBe('removed 1 entry in workboard\n');
     const after = JSON.parse((await runClaw(['cache', 'stats', '--json'], f.env)).stdout);
@@ -297,7 +355,9 @@ describe.each(stores)('claw poll, cache, cron (%s store)', (store) => {
     writeFileSync(join(bin, 'crontab'), `#!/bin/sh\nif [ "$1" = "-l" ]; then cat "${table}"; else cat > "${table}"; fi\n`, { mode: 0o755 });
     const env = { ...f.env, PATH: `${bin}:${f.env.PATH}` };
     const dry = await runClaw(['cron', 'install', '--dry-run'], env);
-    expect(dry.stdout).toMatch(/^\[dry run\] would install this crontab:\nMAILTO=ops@example.com\n0 3 \* \* \* \/usr\/local\/bin\/backup\n# >>> claw heartbeats/);
+    expect(dry.stdout).toMatch(
+      /^\[dry run\] would install this crontab:\nMAILTO=ops@example.com\n0 3 \* \* \* \/usr\/local\/bin\/backup\n# >>> claw heartbeats/,
+    );
     expect(readFileSync(table, 'utf8')).toBe('MAILTO=ops@example.com\n0 3 * * * /usr/local/bin/backup\n');
     expect((await runClaw(['cron', 'install'], env)).code).toBe(0);
     const once = readFileSync(table, 'utf8');
@@ -311,7 +371,14 @@ describe.each(stores)('claw poll, cache, cron (%s store)', (store) => {
     const f = fleet({ store, agents: ['coo'] });
     await runClaw(heartbeat('coo'), f.env);
     const text = (await runClaw(['status', '--prometheus'], f.env)).stdout;
-    for (const name of ['agent_heartbeat_status', 'agent_task_stagnation_seconds', 'agent_workboard_pending', 'agent_429_error_rate', 'claw_gateway_limit', 'claw_cache_hits_total']) {
+    for (const name of [
+      'agent_heartbeat_status',
+      'agent_task_stagnation_seconds',
+      'agent_workboard_pending',
+      'agent_429_error_rate',
+      'claw_gateway_limit',
+      'claw_cache_hits_total',
+    ]) {
       expect(text).toMatch(new RegExp(`^# TYPE ${name} (gauge|counter)$`, 'm'));
     }
     expect(text).toMatch(/^agent_heartbeat_status\{agent_name="coo"\} 1$/m);

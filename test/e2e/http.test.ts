@@ -78,7 +78,9 @@ describe.each(stores)('claw call --prompt against a real server (%s store)', (st
     expect(missing.stderr).toBe('claw: NV_KEY is not set: export it with the API key for gateway nv (or set gateways.nv.apiKeyEnv)\n');
     const down = await runClaw(['call', '--model', 'nv/m', '--prompt', 'hi'], { ...box.env, NV_KEY: key });
     expect(down.code).toBe(69);
-    expect(down.stderr).toBe(`claw: cannot reach http://127.0.0.1:${closedPort}/v1/chat/completions: ECONNREFUSED; check the network and the gateway's baseUrl\n`);
+    expect(down.stderr).toBe(
+      `claw: cannot reach http://127.0.0.1:${closedPort}/v1/chat/completions: ECONNREFUSED; check the network and the gateway's baseUrl\n`,
+    );
 
     // A server that accepts the connection and never answers.
     const silent = createServer(() => undefined);

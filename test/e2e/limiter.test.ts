@@ -14,9 +14,7 @@ describe.each(stores)('shared limit across processes (%s store)', (store) => {
     box.writeConfig({ gateways: { t: { limit: 5, window: '2s' } } });
     const log = join(box.root, 'starts.log');
     const began = Date.now();
-    const results = await Promise.all(
-      Array.from({ length: 40 }, () => finished(startClaw(['call', '--gateway', 't', '--', ...logStart(log)], box.env))),
-    );
+    const results = await Promise.all(Array.from({ length: 40 }, () => finished(startClaw(['call', '--gateway', 't', '--', ...logStart(log)], box.env))));
     const elapsed = Date.now() - began;
     expect(results.map((r) => r.code)).toEqual(Array(40).fill(0));
     const times = starts(log).map((s) => s.at);
@@ -53,7 +51,12 @@ describe.each(stores)('shared limit across processes (%s store)', (store) => {
     const firstOther = Math.min(...order.filter((s) => s.label !== 'urgent').map((s) => s.at));
     expect(order.filter((s) => s.label === 'urgent')).toHaveLength(3);
     expect(lastUrgent).toBeLessThan(firstOther);
-    expect(busiestWindow(starts(log).map((s) => s.at), 5000)).toBeLessThanOrEqual(3);
+    expect(
+      busiestWindow(
+        starts(log).map((s) => s.at),
+        5000,
+      ),
+    ).toBeLessThanOrEqual(3);
   });
 
   it('a waiter killed with -9 stops blocking within 2s; nothing is lost or counted twice', async () => {
@@ -134,7 +137,21 @@ describe.each(stores)('shared limit across processes (%s store)', (store) => {
     expect(Date.now() - began).toBeGreaterThanOrEqual(2000);
     expect(dropped.stderr).toMatch(/^claw: gave up: no slot on t within 2s \(low priority\)/);
     const fellBack = await runClaw(
-      ['call', '--model', 't/big', '--priority', 'low', '--max-wait', '200ms', '--fallback-model', 'spare/small', '--', 'sh', '-c', 'echo "$CLAW_MODEL {model} $CLAW_GATEWAY"'],
+      [
+        'call',
+        '--model',
+        't/big',
+        '--priority',
+        'low',
+        '--max-wait',
+        '200ms',
+        '--fallback-model',
+        'spare/small',
+        '--',
+        'sh',
+        '-c',
+        'echo "$CLAW_MODEL {model} $CLAW_GATEWAY"',
+      ],
       box.env,
     );
     expect(fellBack.code).toBe(0);

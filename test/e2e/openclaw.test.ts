@@ -11,7 +11,19 @@ import { fleet, isDispatch, isNotify, isWorkboardList } from '../helpers/fleet';
 
 const heartbeat = (agent: string, ...extra: string[]) => ['heartbeat', agent, '--no-splay', ...extra];
 const card = (id: string, fields: Record<string, unknown> = {}) => ({
-  id, title: id, notes: '', status: 'ready', priority: 'normal', labels: [], agentId: 'coo', position: 1, createdAt: 1, updatedAt: Date.now(), startedAt: null, metadata: {}, ...fields,
+  id,
+  title: id,
+  notes: '',
+  status: 'ready',
+  priority: 'normal',
+  labels: [],
+  agentId: 'coo',
+  position: 1,
+  createdAt: 1,
+  updatedAt: Date.now(),
+  startedAt: null,
+  metadata: {},
+  ...fields,
 });
 const alive = (pid: number) => {
   try {
@@ -28,8 +40,16 @@ describe.each(stores)("openclaw's own words (%s store)", (store) => {
     const pathNode = execFileSync('node', ['-p', 'process.versions.node'], { encoding: 'utf8' }).trim();
     const sourceCases: [string, (home: string) => string][] = [
       ['broken-db', () => 'openclaw exited 1: file is not a database'],
-      ['invalid-config', (home) => `openclaw exited 1: Invalid config at ${home}/.openclaw/openclaw.json: - <root>: JSON5 parse failed: SyntaxError: JSON5: invalid character 'i' at 1:21`],
-      ['plugin-disabled', () => 'openclaw exited 1: The `openclaw workboard` command is unavailable because `plugins.entries.workboard.enabled=false`. Re-enable that entry if you want the bundled plugin command surface.'],
+      [
+        'invalid-config',
+        (home) =>
+          `openclaw exited 1: Invalid config at ${home}/.openclaw/openclaw.json: - <root>: JSON5 parse failed: SyntaxError: JSON5: invalid character 'i' at 1:21`,
+      ],
+      [
+        'plugin-disabled',
+        () =>
+          'openclaw exited 1: The `openclaw workboard` command is unavailable because `plugins.entries.workboard.enabled=false`. Re-enable that entry if you want the bundled plugin command surface.',
+      ],
       ['old-node', () => `openclaw exited 1: openclaw: Node ${pathNode}: node:sqlite is unavailable; use 24.16+/26.1+ or a build with the fix.`],
     ];
     for (const [mode, expected] of sourceCases) {
@@ -40,12 +60,32 @@ describe.each(stores)("openclaw's own words (%s store)", (store) => {
     const dispatchCases: [string, string[], (home: string) => string][] = [
       ['unknown-agent', [], () => 'openclaw exited 1: Unknown agent id "coo". Use "openclaw agents list" to see configured agents.'],
       // Without --json the reason comes from the `[openclaw] Reason:` line(s) on stderr.
-      ['unknown-agent', ['openclaw', 'agent', '--agent', '{agent}', '--message', '{message}'], () => 'openclaw exited 1: Unknown agent id "coo". Use "openclaw agents list" to see configured agents.'],
-      ['invalid-config', ['openclaw', 'agent', '--agent', '{agent}', '--message', '{message}'], (home) => `openclaw exited 1: Invalid config at ${home}/.openclaw/openclaw.json: - <root>: JSON5 parse failed: SyntaxError: JSON5: invalid character 'i' at 1:21`],
-      ['no-gateway-credentials', [], (home) => `openclaw exited 1: gateway agent requires credentials before opening a websocket; Fix: configure gateway.auth token/password, pair this device, or pass --token/--password.; Config: ${home}/.openclaw/openclaw.json`],
+      [
+        'unknown-agent',
+        ['openclaw', 'agent', '--agent', '{agent}', '--message', '{message}'],
+        () => 'openclaw exited 1: Unknown agent id "coo". Use "openclaw agents list" to see configured agents.',
+      ],
+      [
+        'invalid-config',
+        ['openclaw', 'agent', '--agent', '{agent}', '--message', '{message}'],
+        (home) =>
+          `openclaw exited 1: Invalid config at ${home}/.openclaw/openclaw.json: - <root>: JSON5 parse failed: SyntaxError: JSON5: invalid character 'i' at 1:21`,
+      ],
+      [
+        'no-gateway-credentials',
+        [],
+        (home) =>
+          `openclaw exited 1: gateway agent requires credentials before opening a websocket; Fix: configure gateway.auth token/password, pair this device, or pass --token/--password.; Config: ${home}/.openclaw/openclaw.json`,
+      ],
     ];
     for (const [mode, dispatch, expected] of dispatchCases) {
-      const f = fleet({ store, agents: ['coo'], defaults: { workboard: false }, env: { FAKE_OPENCLAW_FAIL: mode }, ...(dispatch.length ? { agentOverrides: { coo: { dispatch } } } : {}) });
+      const f = fleet({
+        store,
+        agents: ['coo'],
+        defaults: { workboard: false },
+        env: { FAKE_OPENCLAW_FAIL: mode },
+        ...(dispatch.length ? { agentOverrides: { coo: { dispatch } } } : {}),
+      });
       f.writeTodo('coo', '- [ ] Work\n');
       const r = await runClaw(heartbeat('coo', '--json'), f.env);
       expect(r.code).toBe(75);
@@ -63,10 +103,7 @@ describe.each(stores)("openclaw's own words (%s store)", (store) => {
 
   it('all boards and the default board are two queries with two cache entries: no agent loses a card from another board', async () => {
     const f = fleet({ store, agents: ['coo', 'secretary'], agentOverrides: { secretary: { workboard: { board: 'default' } } } });
-    f.setCards([
-      card('ops-card', { metadata: { automation: { boardId: 'ops' } } }),
-      card('default-card', { agentId: 'secretary' }),
-    ]);
+    f.setCards([card('ops-card', { metadata: { automation: { boardId: 'ops' } } }), card('default-card', { agentId: 'secretary' })]);
     const secretary = JSON.parse((await runClaw(heartbeat('secretary', '--dry-run', '--json'), f.env)).stdout);
     expect(secretary.claimable.map((t: any) => t.id)).toEqual(['default-card']);
     const coo = JSON.parse((await runClaw(heartbeat('coo', '--dry-run', '--json'), f.env)).stdout);
@@ -91,32 +128,60 @@ describe.each(stores)("openclaw's own words (%s store)", (store) => {
     expect(report.blocked.map((t: any) => [t.id, t.waitingOn])).toEqual([['review', ['old-todo']]]);
   });
 
-  it("a running card whose claim stopped heartbeating stalls even when the card itself was edited since", async () => {
+  it('a running card whose claim stopped heartbeating stalls even when the card itself was edited since', async () => {
     const f = fleet({ store, agents: ['coo'], defaults: { stallAfter: '20m' } });
     const stale = Date.now() - 30 * 60_000;
     f.setCards([
-      card('claimed', { status: 'running', updatedAt: Date.now(), metadata: { claim: { ownerId: 'coo', token: '[redacted]', claimedAt: stale, lastHeartbeatAt: stale } } }),
+      card('claimed', {
+        status: 'running',
+        updatedAt: Date.now(),
+        metadata: { claim: { ownerId: 'coo', token: '[redacted]', claimedAt: stale, lastHeartbeatAt: stale } },
+      }),
       card('executing', { status: 'running', updatedAt: Date.now(), execution: { id: 'e1', status: 'running', updatedAt: stale } }),
-      card('fresh', { status: 'running', updatedAt: stale, metadata: { claim: { ownerId: 'coo', token: '[redacted]', claimedAt: stale, lastHeartbeatAt: Date.now() } } }),
+      card('fresh', {
+        status: 'running',
+        updatedAt: stale,
+        metadata: { claim: { ownerId: 'coo', token: '[redacted]', claimedAt: stale, lastHeartbeatAt: Date.now() } },
+      }),
     ]);
     const report = JSON.parse((await runClaw(heartbeat('coo', '--dry-run', '--json'), f.env)).stdout);
-    expect(report.stalled.map((s: any) => [s.id, s.stall])).toEqual([['claimed', 'suspected'], ['executing', 'suspected']]);
+    expect(report.stalled.map((s: any) => [s.id, s.stall])).toEqual([
+      ['claimed', 'suspected'],
+      ['executing', 'suspected'],
+    ]);
   });
 
   it('a failed escalation is retried on later runs, up to 5 attempts, and shows in status until it is sent', async () => {
     const notify = ['openclaw', 'message', 'send', '--channel', 'feishu', '--target', 'ops', '--message', '{message}', '--json'];
-    const f = fleet({ store, agents: ['coo'], defaults: { workboard: false }, agentOverrides: { coo: { notify, maxRounds: 1 } }, env: { FAKE_OPENCLAW_FAIL: 'channel-unavailable' } });
+    const f = fleet({
+      store,
+      agents: ['coo'],
+      defaults: { workboard: false },
+      agentOverrides: { coo: { notify, maxRounds: 1 } },
+      env: { FAKE_OPENCLAW_FAIL: 'channel-unavailable' },
+    });
     f.writeTodo('coo', '- [ ] A task nobody claims\n');
     const run = async (env = f.env) => JSON.parse((await runClaw(heartbeat('coo', '--json'), env)).stdout);
     const first = await run();
     expect(first.notifications).toEqual([
-      { condition: 'paused:docs:TODO.md#a-task-nobody-claims', sent: false, attempt: 1, error: 'openclaw exited 1: Channel is unavailable: feishu (attempt 1 of 5; tried again on the next run)' },
+      {
+        condition: 'paused:docs:TODO.md#a-task-nobody-claims',
+        sent: false,
+        attempt: 1,
+        error: 'openclaw exited 1: Channel is unavailable: feishu (attempt 1 of 5; tried again on the next run)',
+      },
     ]);
     let coo = (await statusJson(f.env)).agents[0];
     expect(coo.unsent).toEqual([
-      expect.objectContaining({ condition: 'paused:docs:TODO.md#a-task-nobody-claims', attempts: 1, error: 'openclaw exited 1: Channel is unavailable: feishu' }),
+      expect.objectContaining({
+        condition: 'paused:docs:TODO.md#a-task-nobody-claims',
+        attempts: 1,
+        error: 'openclaw exited 1: Channel is unavailable: feishu',
+      }),
     ]);
-    expect((await runClaw(['status'], f.env)).stdout).toMatch(/^unsent escalation coo paused:docs:TODO\.md#a-task-nobody-claims: openclaw exited 1: Channel is unavailable: feishu \(1 attempt\(s\)\)$/m);
+    expect((await runClaw(['status'], f.env)).stdout).toMatch(
+      /^unsent escalation coo paused:docs:TODO\.md#a-task-nobody-claims: openclaw exited 1: Channel is unavailable: feishu \(1 attempt\(s\)\)$/m,
+    );
 
     expect((await runClaw(['status', '--prometheus'], f.env)).stdout).toMatch(/^claw_agent_unsent_escalations\{agent_name="coo"\} 1$/m);
 
@@ -136,7 +201,13 @@ describe.each(stores)("openclaw's own words (%s store)", (store) => {
 
   it('a notify that keeps failing is tried 5 times in all, then given up and still shown', async () => {
     const notify = ['openclaw', 'message', 'send', '--channel', 'feishu', '--target', 'ops', '--message', '{message}'];
-    const f = fleet({ store, agents: ['coo'], defaults: { workboard: false }, agentOverrides: { coo: { notify, maxRounds: 1 } }, env: { FAKE_OPENCLAW_FAIL: 'channel-unavailable' } });
+    const f = fleet({
+      store,
+      agents: ['coo'],
+      defaults: { workboard: false },
+      agentOverrides: { coo: { notify, maxRounds: 1 } },
+      env: { FAKE_OPENCLAW_FAIL: 'channel-unavailable' },
+    });
     f.writeTodo('coo', '- [ ] A task nobody claims\n');
     const errors: string[] = [];
     for (let i = 0; i < 7; i++) {
@@ -180,7 +251,12 @@ describe.each(stores)("openclaw's own words (%s store)", (store) => {
   });
 
   it('a dispatch that never started counts no round and fails with the reason', async () => {
-    const f = fleet({ store, agents: ['coo'], defaults: { workboard: false }, agentOverrides: { coo: { dispatch: ['no-such-openclaw', 'agent', '--message', '{message}'], maxRounds: 2 } } });
+    const f = fleet({
+      store,
+      agents: ['coo'],
+      defaults: { workboard: false },
+      agentOverrides: { coo: { dispatch: ['no-such-openclaw', 'agent', '--message', '{message}'], maxRounds: 2 } },
+    });
     f.writeTodo('coo', '- [ ] Work\n');
     for (let i = 0; i < 3; i++) {
       const r = await runClaw(heartbeat('coo', '--json'), f.env);
@@ -223,7 +299,9 @@ describe.each(stores)('one dispatch per agent (%s store)', (store) => {
 
       const second = JSON.parse((await runClaw(heartbeat('coo', '--json'), f.env)).stdout);
       expect(second.outcome).toBe('skipped');
-      expect(second.error).toMatch(new RegExp(`^the dispatch of an earlier run \\(pid ${leader}, started \\S+ ago\\) is still running; it is killed at its timeout in \\S+$`));
+      expect(second.error).toMatch(
+        new RegExp(`^the dispatch of an earlier run \\(pid ${leader}, started \\S+ ago\\) is still running; it is killed at its timeout in \\S+$`),
+      );
       expect(f.calls(isDispatch)).toHaveLength(1);
       // The killed run recorded nothing and the skipped one is no run of its own; the orphan shows as running.
       const status = (await statusJson(f.env)).agents[0];
@@ -232,7 +310,9 @@ describe.each(stores)('one dispatch per agent (%s store)', (store) => {
       // Past the orphan's deadline, the next run kills its whole group, then dispatches (and that one times out in its turn).
       await waitFor(() => Date.now() > f.calls(isDispatch)[0]!.at + 6500, 20_000);
       const third = JSON.parse((await runClaw(heartbeat('coo', '--json'), f.env)).stdout);
-      expect(third.warnings[0]).toMatch(new RegExp(`^killed the dispatch of an earlier run \\(pid ${leader}, .*: its heartbeat had died and its timeout had passed$`));
+      expect(third.warnings[0]).toMatch(
+        new RegExp(`^killed the dispatch of an earlier run \\(pid ${leader}, .*: its heartbeat had died and its timeout had passed$`),
+      );
       expect(alive(leader)).toBe(false);
       expect(alive(child)).toBe(false);
       expect(f.calls(isDispatch)).toHaveLength(2);

@@ -61,7 +61,10 @@ describe('--json', () => {
     const f = fleet({ agents: ['coo'] });
     expect((await runClaw(['heartbeat', 'coo', '--no-splay'], f.env)).code).toBe(0);
     const text = (await runClaw(['status', '--prometheus'], f.env)).stdout;
-    const types = text.split('\n').filter((l) => l.startsWith('# TYPE ')).map((l) => l.slice(7));
+    const types = text
+      .split('\n')
+      .filter((l) => l.startsWith('# TYPE '))
+      .map((l) => l.slice(7));
     expect(types).toEqual([
       'agent_heartbeat_status gauge',
       'agent_task_stagnation_seconds gauge',

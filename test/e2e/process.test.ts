@@ -46,7 +46,10 @@ describe('child processes', () => {
 
   it('a SIGTERM claw receives during claw call -- <command> goes to the command, whose own exit code claw returns', async () => {
     const box = sandbox();
-    const child = startClaw(['call', '--gateway', 't', '--', 'sh', '-c', 'trap "echo got TERM; exit 5" TERM; echo ready; while :; do sleep 0.1; done'], box.env);
+    const child = startClaw(
+      ['call', '--gateway', 't', '--', 'sh', '-c', 'trap "echo got TERM; exit 5" TERM; echo ready; while :; do sleep 0.1; done'],
+      box.env,
+    );
     const done = finished(child);
     let seen = '';
     child.stdout!.on('data', (d) => (seen += d));

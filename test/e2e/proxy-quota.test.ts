@@ -10,7 +10,9 @@ import { startProxyProcess, stopAllProxies, type ProxyProcess } from '../helpers
 const key = 'sk-proxy-SECRET-0123456789';
 const spent = {
   status: 429,
-  body: { error: { message: 'You exceeded your current quota, please check your plan and billing details.', type: 'insufficient_quota', code: 'insufficient_quota' } },
+  body: {
+    error: { message: 'You exceeded your current quota, please check your plan and billing details.', type: 'insufficient_quota', code: 'insufficient_quota' },
+  },
 };
 let upstreams: Upstream[] = [];
 afterEach(async () => {
@@ -24,7 +26,9 @@ const upstream = async () => {
   return u;
 };
 const ask = (proxy: ProxyProcess) =>
-  new OpenAI({ baseURL: `${proxy.url}/nv/v1`, apiKey: 'client', maxRetries: 0 }).chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }).catch((err) => err);
+  new OpenAI({ baseURL: `${proxy.url}/nv/v1`, apiKey: 'client', maxRetries: 0 }).chat.completions
+    .create({ model: 'm', messages: [{ role: 'user', content: 'hi' }] })
+    .catch((err) => err);
 
 describe.each(stores)('quota blocks (%s store)', (store) => {
   it('a spent quota blocks every process after one upstream answer', async () => {
@@ -50,7 +54,9 @@ describe.each(stores)('quota blocks (%s store)', (store) => {
 
     const call = await runClaw(['call', '--model', 'nv/m', '--prompt', 'hi'], box.env);
     expect(call.code).toBe(75);
-    expect(call.stderr).toMatch(/^claw: gateway nv is blocked until \S+ \(quota spent: You exceeded your current quota.*\); pass --fallback-model or try again then\n$/);
+    expect(call.stderr).toMatch(
+      /^claw: gateway nv is blocked until \S+ \(quota spent: You exceeded your current quota.*\); pass --fallback-model or try again then\n$/,
+    );
     const fallback = await runClaw(['call', '--model', 'nv/m', '--fallback-model', 'other/backup', '--prompt', 'hi'], box.env);
     expect(fallback).toMatchObject({ code: 0, stdout: 'ok backup\n' });
     expect(provider.requests).toHaveLength(1);

@@ -99,7 +99,11 @@ describe('claw proxy', () => {
     const box = sandbox({ NV_KEY: key });
     box.writeConfig(gatewayConfig(upstream.url, undefined, '60s'));
     const proxy = await startProxyProcess(box.env);
-    const stream = await sdk(proxy, { 'x-claw-agent': 'coo' }).chat.completions.create({ ...ask('stream please'), stream: true, stream_options: { include_usage: true } });
+    const stream = await sdk(proxy, { 'x-claw-agent': 'coo' }).chat.completions.create({
+      ...ask('stream please'),
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     let firstAt: number | undefined;
     let text = '';
     let usage: unknown;
@@ -120,7 +124,9 @@ describe('claw proxy', () => {
     expect(metrics).toContain(`claw_proxy_tokens_total{gateway="nv",agent="coo",kind="prompt"} ${expected.prompt_tokens}`);
     expect(metrics).toContain('claw_proxy_requests_total{gateway="nv",code="200"} 1');
     expect(upstream.requests[0]!.headers['x-claw-agent']).toBeUndefined();
-    expect((await runClaw(['status'], box.env)).stdout).toContain(`nv: tokens ${expected.prompt_tokens} prompt / 7 completion (by agent, prompt/completion: coo ${expected.prompt_tokens}/7)`);
+    expect((await runClaw(['status'], box.env)).stdout).toContain(
+      `nv: tokens ${expected.prompt_tokens} prompt / 7 completion (by agent, prompt/completion: coo ${expected.prompt_tokens}/7)`,
+    );
   });
 
   it('takes the priority from x-claw-priority, else the roster priority of x-claw-agent, else proxy.priority', async () => {
@@ -188,7 +194,12 @@ describe('claw proxy', () => {
     box.writeConfig({ gateways: { ...gatewayConfig(upstream.url, 10, '60s').gateways, bare: { match: ['bare'], limit: 5 } }, proxy: { maxBodyBytes: 1000 } });
     const proxy = await startProxyProcess(box.env);
     const post = (path: string, body: string | ReadableStream, headers: Record<string, string> = {}) =>
-      fetch(`${proxy.url}${path}`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers }, ...(typeof body === 'string' ? {} : { duplex: 'half' }) } as RequestInit);
+      fetch(`${proxy.url}${path}`, {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/json', ...headers },
+        ...(typeof body === 'string' ? {} : { duplex: 'half' }),
+      } as RequestInit);
     const small = JSON.stringify(ask('hi'));
     const big = JSON.stringify(ask('x'.repeat(2000)));
     const answers = {
@@ -217,14 +228,18 @@ describe('claw proxy', () => {
   it('replaces the Authorization with the gateway key, passes the client one on without a key, and never prints either', async () => {
     upstream = await startUpstream();
     const box = sandbox({ NV_KEY: key });
-    box.writeConfig({ gateways: { nv: { match: ['nv'], baseUrl: upstream.url, apiKeyEnv: 'NV_KEY' }, open: { match: ['open'], baseUrl: upstream.url, apiKeyEnv: 'OPEN_KEY' } } });
+    box.writeConfig({
+      gateways: { nv: { match: ['nv'], baseUrl: upstream.url, apiKeyEnv: 'NV_KEY' }, open: { match: ['open'], baseUrl: upstream.url, apiKeyEnv: 'OPEN_KEY' } },
+    });
     const proxy = await startProxyProcess(box.env);
     await sdk(proxy).chat.completions.create(ask('a'));
     await sdk(proxy, {}, 'open').chat.completions.create(ask('b'));
     expect(upstream.requests.map((r) => r.headers.authorization)).toEqual([`Bearer ${key}`, `Bearer ${clientKey}`]);
     // A provider that echoes the key back in an error: the client sees it redacted.
     upstream.quota = { status: 400, body: { error: { message: `bad request from ${key}` } } };
-    const echoed = await sdk(proxy).chat.completions.create(ask('c')).catch((err) => err);
+    const echoed = await sdk(proxy)
+      .chat.completions.create(ask('c'))
+      .catch((err) => err);
     expect(echoed.status).toBe(400);
     expect(echoed.message).toContain('[redacted]');
     const metrics = await (await fetch(`${proxy.url}/metrics`)).text();
@@ -301,7 +316,12 @@ describe('claw proxy', () => {
       'claw: refused: gateways.nvidia: "proxied" must be true or false, got "yes"\n',
       'claw: refused: gateways.nvidia: "quotaBlock" must be a duration from 1s to 744h (500ms, 2s, 10m, 1h or seconds), got "forever"\n',
     ]);
-    for (const [path, value] of [['proxy.retryFor', '30s'], ['proxy.priority', 'high'], ['gateways.nvidia.proxied', 'true'], ['gateways.nvidia.quotaBlock', '2h']]) {
+    for (const [path, value] of [
+      ['proxy.retryFor', '30s'],
+      ['proxy.priority', 'high'],
+      ['gateways.nvidia.proxied', 'true'],
+      ['gateways.nvidia.quotaBlock', '2h'],
+    ]) {
       expect((await runClaw(['config', 'set', path!, value!], box.env)).code).toBe(0);
     }
   });

@@ -72,9 +72,14 @@ describe.runIf(process.env.CLAW_TEST_REDIS_URL)('the Redis store', () => {
     box.writeConfig({ storeFallback: 'local' });
     const local = await runClaw(['call', '--gateway', 'nvidia', '--', 'true'], box.env);
     expect(local.code).toBe(0);
-    expect(local.stderr).toMatch(/^claw: cannot reach the Redis store at redis:\/\/claw:\*\*\*@.*; using the local store \(limits hold for this host only\)\n$/);
+    expect(local.stderr).toMatch(
+      /^claw: cannot reach the Redis store at redis:\/\/claw:\*\*\*@.*; using the local store \(limits hold for this host only\)\n$/,
+    );
     const status = JSON.parse((await runClaw(['status', '--json'], box.env)).stdout);
-    expect(status.store).toMatchObject({ kind: 'sqlite', note: `fallback: redis://claw:***@127.0.0.1:${port}/0 was unreachable, so limits hold for this host only` });
+    expect(status.store).toMatchObject({
+      kind: 'sqlite',
+      note: `fallback: redis://claw:***@127.0.0.1:${port}/0 was unreachable, so limits hold for this host only`,
+    });
     expect(JSON.stringify(status)).not.toContain('hunter2-pw');
   });
 });

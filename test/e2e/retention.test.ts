@@ -21,13 +21,17 @@ async function storedRuns(h: Fleet, agents: string[]): Promise<Record<string, nu
   const out: Record<string, number[]> = {};
   if (h.store === 'sqlite') {
     const db = new Database(join(h.stateDir, 'claw.db'), { readonly: true });
-    for (const agent of agents) out[agent] = (db.prepare('select started_at from runs where agent = ? order by started_at').all(agent) as { started_at: number }[]).map((r) => r.started_at);
+    for (const agent of agents)
+      out[agent] = (db.prepare('select started_at from runs where agent = ? order by started_at').all(agent) as { started_at: number }[]).map(
+        (r) => r.started_at,
+      );
     db.close();
     return out;
   }
   const prefix = JSON.parse(readFileSync(join(h.configDir, 'config.json'), 'utf8')).storePrefix as string;
   const redis = new Redis(process.env.CLAW_TEST_REDIS_URL!);
-  for (const agent of agents) out[agent] = (await redis.lrange(`${prefix}runs:${agent}`, 0, -1)).map((j) => JSON.parse(j).startedAt as number).sort((a, b) => a - b);
+  for (const agent of agents)
+    out[agent] = (await redis.lrange(`${prefix}runs:${agent}`, 0, -1)).map((j) => JSON.parse(j).startedAt as number).sort((a, b) => a - b);
   redis.disconnect();
   return out;
 }
@@ -64,7 +68,10 @@ describe('pruning the SQLite store', () => {
     await beat(h, 'coo', 0);
     const insertOld = () => {
       const db = new Database(join(h.stateDir, 'claw.db'));
-      db.prepare(`insert into runs (agent, started_at, ended_at, outcome, detail) values ('coo', ?, ?, 'idle', '{}')`).run(Date.now() - 40 * day, Date.now() - 40 * day);
+      db.prepare(`insert into runs (agent, started_at, ended_at, outcome, detail) values ('coo', ?, ?, 'idle', '{}')`).run(
+        Date.now() - 40 * day,
+        Date.now() - 40 * day,
+      );
       db.close();
     };
     insertOld();

@@ -115,7 +115,12 @@ describe('supported Node versions', () => {
 
   it.skipIf(!node22)("on Node 22, node:sqlite's ExperimentalWarning never reaches stderr (cron would mail it every run)", async () => {
     const f = fleet({ agents: ['coo'] });
-    for (const args of [['status', '--json'], ['heartbeat', 'coo', '--no-splay'], ['call', '--gateway', 't', '--', 'true'], ['cache', 'stats']]) {
+    for (const args of [
+      ['status', '--json'],
+      ['heartbeat', 'coo', '--no-splay'],
+      ['call', '--gateway', 't', '--', 'true'],
+      ['cache', 'stats'],
+    ]) {
       const result = await run(node22!, args, f.env);
       expect(result, args.join(' ')).toMatchObject({ code: 0, stderr: '' });
     }
@@ -133,7 +138,9 @@ describe('supported Node versions', () => {
         expect(result, node.version).toMatchObject({ code: 0, stderr: '' });
       } else {
         expect(result.code, node.version).toBe(69);
-        expect(oneLine(result)).toMatch(/^claw: no safe SQLite for the state store: Node v20\.\S+ has no node:sqlite; better-sqlite3 is not installed; .*npm install better-sqlite3@12/);
+        expect(oneLine(result)).toMatch(
+          /^claw: no safe SQLite for the state store: Node v20\.\S+ has no node:sqlite; better-sqlite3 is not installed; .*npm install better-sqlite3@12/,
+        );
       }
     }
     rmSync(install, { recursive: true, force: true });
@@ -143,7 +150,14 @@ describe('supported Node versions', () => {
 describe('an unsafe SQLite is refused at run time', () => {
   it('SQLite 3.7.0 to 3.51.2 (but not 3.50.7+, 3.44.6+): one line naming the fix, exit 69, under --json too; the store is never opened', async () => {
     for (const node of nodes) {
-      for (const [version, safe] of [['3.51.2', false], ['3.44.5', false], ['3.7.0', false], ['3.51.3', true], ['3.50.7', true], ['3.44.6', true]] as const) {
+      for (const [version, safe] of [
+        ['3.51.2', false],
+        ['3.44.5', false],
+        ['3.7.0', false],
+        ['3.51.3', true],
+        ['3.50.7', true],
+        ['3.44.6', true],
+      ] as const) {
         const box = sandbox({ CLAW_TEST_SQLITE_VERSION: version });
         const result = await run(node, ['call', '--gateway', 't', '--', 'true'], box.env);
         if (safe) {
@@ -151,7 +165,9 @@ describe('an unsafe SQLite is refused at run time', () => {
           continue;
         }
         expect(result.code, `${node.version} ${version}`).toBe(69);
-        expect(oneLine(result)).toMatch(new RegExp(`SQLite ${version.replace(/\./g, '\\.')}, which can corrupt a WAL database .*fixed in 3\\.51\\.3, 3\\.50\\.7, 3\\.44\\.6.*use Node 24`));
+        expect(oneLine(result)).toMatch(
+          new RegExp(`SQLite ${version.replace(/\./g, '\\.')}, which can corrupt a WAL database .*fixed in 3\\.51\\.3, 3\\.50\\.7, 3\\.44\\.6.*use Node 24`),
+        );
         expect(existsSync(join(box.stateDir, 'claw.db-wal'))).toBe(false);
         const json = await run(node, ['status', '--json'], box.env);
         expect(json.code).toBe(69);
@@ -193,7 +209,9 @@ describe('file-system faults under the store: one line naming the path and the f
       writeFileSync(fileDir.stateDir, 'not a directory');
       const result = await run(node, call, fileDir.env);
       expect(result.code, node.version).toBe(69);
-      expect(oneLine(result)).toBe(`claw: state dir ${fileDir.stateDir} is not a directory: move it aside, or set CLAW_STATE_DIR (or --state-dir) to a directory`);
+      expect(oneLine(result)).toBe(
+        `claw: state dir ${fileDir.stateDir} is not a directory: move it aside, or set CLAW_STATE_DIR (or --state-dir) to a directory`,
+      );
       const json = await run(node, ['status', '--json'], fileDir.env);
       expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, error: { exitCode: 69 } });
     }
@@ -209,7 +227,9 @@ describe('file-system faults under the store: one line naming the path and the f
       chmodSync(join(box.configDir, 'config.json'), 0o644);
       const result = await run(node, call, box.env, { wrap: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] });
       expect(result.code, node.version).toBe(69);
-      expect(oneLine(result)).toMatch(new RegExp(`^claw: state store ${box.stateDir}/claw\\.db: permission denied .*run claw as the user who owns ${box.stateDir}, or set CLAW_STATE_DIR`));
+      expect(oneLine(result)).toMatch(
+        new RegExp(`^claw: state store ${box.stateDir}/claw\\.db: permission denied .*run claw as the user who owns ${box.stateDir}, or set CLAW_STATE_DIR`),
+      );
     }
   });
 
@@ -218,9 +238,13 @@ describe('file-system faults under the store: one line naming the path and the f
       const box = sandbox();
       expect((await run(node, call, box.env)).code).toBe(0);
       const d = box.stateDir;
-      const result = await run(node, call, box.env, { wrap: ['unshare', '-m', 'sh', '-c', `mount --bind ${d} ${d} && mount -o remount,bind,ro ${d} && exec "$0" "$@"`] });
+      const result = await run(node, call, box.env, {
+        wrap: ['unshare', '-m', 'sh', '-c', `mount --bind ${d} ${d} && mount -o remount,bind,ro ${d} && exec "$0" "$@"`],
+      });
       expect(result.code, node.version).toBe(69);
-      expect(oneLine(result)).toMatch(new RegExp(`^claw: state store ${d}/claw\\.db is on a read-only file system .*set CLAW_STATE_DIR to a writable directory$`));
+      expect(oneLine(result)).toMatch(
+        new RegExp(`^claw: state store ${d}/claw\\.db is on a read-only file system .*set CLAW_STATE_DIR to a writable directory$`),
+      );
     }
   });
 
@@ -275,7 +299,10 @@ describe('the -wal/-shm files deleted under running processes', () => {
         // Odd rounds: a store in WAL mode whose last process closed (no -wal/-shm until the next start).
         if (round % 2 === 1) expect((await run(node, ['call', '--gateway', 'u', '--', 'true'], box.env)).code).toBe(0);
         const results = await Promise.all(Array.from({ length: 12 }, () => run(node, ['call', '--gateway', 't', '--', 'true'], box.env)));
-        expect(results.filter((r) => r.code !== 0).map((r) => r.stderr), node.version).toEqual([]);
+        expect(
+          results.filter((r) => r.code !== 0).map((r) => r.stderr),
+          node.version,
+        ).toEqual([]);
       }
     }
   });
@@ -297,7 +324,10 @@ describe('the -wal/-shm files deleted under running processes', () => {
       const after = Array.from({ length: 5 }, () => run(node, command, box.env));
       const results = await Promise.all([...before, ...after]);
       const codes = results.map((r) => r.code);
-      expect(codes.filter((c) => ![0, 69, 75].includes(c)), results.map((r) => r.stderr).join('')).toEqual([]);
+      expect(
+        codes.filter((c) => ![0, 69, 75].includes(c)),
+        results.map((r) => r.stderr).join(''),
+      ).toEqual([]);
       const starts = readStarts(log).map((s) => s.at);
       expect(busiestWindow(starts, windowMs), `${node.version}: ${starts.join(' ')}`).toBeLessThanOrEqual(1);
       expect(codes.filter((c) => c === 69).length, node.version).toBeGreaterThan(0);

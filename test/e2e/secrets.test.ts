@@ -29,13 +29,35 @@ describe('secrets from children and task data', () => {
     const bin = join(f.root, 'bin');
     const sent = join(f.root, 'sent.log');
     // The dispatch prints both keys on stdout and stderr and fails; the notify logs the message it got.
-    const dispatch = script(bin, 'dispatch', `printf '%s\\n' "$@" >> "${sent}"\necho "using $NVIDIA_API_KEY and $MINE_KEY"\necho "401: bad key $MINE_KEY for $NVIDIA_API_KEY" >&2\nexit 3`);
+    const dispatch = script(
+      bin,
+      'dispatch',
+      `printf '%s\\n' "$@" >> "${sent}"\necho "using $NVIDIA_API_KEY and $MINE_KEY"\necho "401: bad key $MINE_KEY for $NVIDIA_API_KEY" >&2\nexit 3`,
+    );
     const notify = script(bin, 'notify', `printf '%s\\n' "$@" >> "${sent}"`);
     // multica fails with the key in its error; the WorkBoard card and the todo doc carry the keys in titles.
     script(bin, 'multica', 'echo "Error: 401 Unauthorized (token $NVIDIA_API_KEY)" >&2\nexit 1');
     f.env.PATH = `${bin}:${f.env.PATH}`;
-    writeFileSync(join(f.heartbeatsDir, 'coo.json'), JSON.stringify({ id: 'coo', schedule: '*/10 * * * *', dispatch: [dispatch, '{message}'], notify: [notify, '{message}'] }));
-    f.setCards([{ id: 'card-1', title: `Rotate ${mineKey} soon`, notes: '', status: 'ready', priority: 'normal', labels: [], agentId: 'coo', position: 1, createdAt: 1, updatedAt: Date.now(), startedAt: null, metadata: {} }]);
+    writeFileSync(
+      join(f.heartbeatsDir, 'coo.json'),
+      JSON.stringify({ id: 'coo', schedule: '*/10 * * * *', dispatch: [dispatch, '{message}'], notify: [notify, '{message}'] }),
+    );
+    f.setCards([
+      {
+        id: 'card-1',
+        title: `Rotate ${mineKey} soon`,
+        notes: '',
+        status: 'ready',
+        priority: 'normal',
+        labels: [],
+        agentId: 'coo',
+        position: 1,
+        createdAt: 1,
+        updatedAt: Date.now(),
+        startedAt: null,
+        metadata: {},
+      },
+    ]);
     f.writeTodo('coo', `- [ ] Check that ${nvidiaKey} works\n`);
 
     const outputs: [string, string][] = [];
@@ -87,7 +109,7 @@ describe('secrets from children and task data', () => {
     box.writeConfig({ gateways: { mine: { apiKeyEnv: 'MINE_KEY' } } });
     const half = nvidiaKey.length >> 1;
     const program = [
-      "const w = (s) => new Promise((r) => process.stdout.write(s, () => setTimeout(r, 20)));",
+      'const w = (s) => new Promise((r) => process.stdout.write(s, () => setTimeout(r, 20)));',
       `(async () => { await w('key: ${nvidiaKey.slice(0, half)}'); await w('${nvidiaKey.slice(half)} and '); await w(process.env.MINE_KEY + '\\n'); process.stderr.write('err ' + process.env.NVIDIA_API_KEY + '\\n'); await w('plain tail\\n'); })();`,
     ].join('\n');
     const result = await runClaw(['call', '--gateway', 'mine', '--', process.execPath, '-e', program], box.env);

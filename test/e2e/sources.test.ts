@@ -100,7 +100,10 @@ describe('hostile source data', () => {
     }
     const unavailable = await runClaw(heartbeat('coo', '--dry-run'), { ...fleet({ agents: ['coo'] }).env, FAKE_WORKBOARD_RAW: raw });
     expect(unavailable.code).toBe(0);
-    expect(JSON.parse(unavailable.stdout).sources[0]).toMatchObject({ state: 'unavailable', detail: 'openclaw workboard list printed JSON without a "cards" list' });
+    expect(JSON.parse(unavailable.stdout).sources[0]).toMatchObject({
+      state: 'unavailable',
+      detail: 'openclaw workboard list printed JSON without a "cards" list',
+    });
   });
 
   it('a damaged value in the shared cache is a miss, not a crash', async () => {
@@ -111,15 +114,25 @@ describe('hostile source data', () => {
     for (const value of ['not json{', '5', 'null', '"text"', '{"items": 5}', '{"items": {"length": 1}}']) {
       db.prepare(`update cache set value = ? where key = 'workboard:cards:all-boards'`).run(value);
       const report = await beat(f, 'coo', '--dry-run');
-      expect(report.claimable.map((t: any) => t.id), value).toEqual(['c1']);
+      expect(
+        report.claimable.map((t: any) => t.id),
+        value,
+      ).toEqual(['c1']);
     }
     db.close();
   });
 
-  it('pages past 100 pages of Multica issues: the agent\'s issue on page 101 is found', async () => {
+  it("pages past 100 pages of Multica issues: the agent's issue on page 101 is found", async () => {
     const f = fleet({ agents: ['coo'] });
     // Small records keep 101 fake calls quick; the fields claw reads are all there.
-    const issues = Array.from({ length: 10_050 }, (_, i) => ({ id: `id-${i}`, identifier: `MUL-${i}`, title: `t${i}`, status: 'done', assignee_type: 'agent', assignee_id: cooId }));
+    const issues = Array.from({ length: 10_050 }, (_, i) => ({
+      id: `id-${i}`,
+      identifier: `MUL-${i}`,
+      title: `t${i}`,
+      status: 'done',
+      assignee_type: 'agent',
+      assignee_id: cooId,
+    }));
     issues[10_040] = { ...issues[10_040]!, status: 'todo', title: 'The one on page 101' };
     f.setIssues(issues);
     const report = await beat(f, 'coo', '--dry-run');
@@ -130,11 +143,25 @@ describe('hostile source data', () => {
 
   it('past the paging bound Multica is reported degraded ("truncated"), never "ok"; a server that never ends is stopped', async () => {
     const f = fleet({ agents: ['coo'], env: { CLAW_TEST_MULTICA_MAX_PAGES: '2' } });
-    f.setIssues(Array.from({ length: 250 }, (_, i) => ({ id: `id-${i}`, identifier: `MUL-${i}`, title: `t${i}`, status: i === 50 ? 'todo' : 'done', assignee_type: 'agent', assignee_id: cooId })));
+    f.setIssues(
+      Array.from({ length: 250 }, (_, i) => ({
+        id: `id-${i}`,
+        identifier: `MUL-${i}`,
+        title: `t${i}`,
+        status: i === 50 ? 'todo' : 'done',
+        assignee_type: 'agent',
+        assignee_id: cooId,
+      })),
+    );
     const report = await beat(f, 'coo', '--dry-run');
     expect(f.calls(isIssueList)).toHaveLength(2);
     expect(report.outcome).toBe('degraded');
-    expect(report.sources[1]).toMatchObject({ source: 'multica', state: 'degraded', detail: 'truncated after 200 issues (2 pages, the paging bound); more remain unread', tasks: 200 });
+    expect(report.sources[1]).toMatchObject({
+      source: 'multica',
+      state: 'degraded',
+      detail: 'truncated after 200 issues (2 pages, the paging bound); more remain unread',
+      tasks: 200,
+    });
     expect(report.claimable.map((t: any) => t.id)).toEqual(['MUL-50']);
     const poll = await runClaw(['poll'], f.env);
     expect(poll.code).toBe(0);
@@ -143,17 +170,38 @@ describe('hostile source data', () => {
     const endless = fleet({ agents: ['coo'] });
     const raw = join(endless.root, 'page.json');
     endless.env.FAKE_MULTICA_RAW = raw;
-    writeFileSync(raw, JSON.stringify({ has_more: true, issues: [{ id: 'same', identifier: 'MUL-1', title: 'again', status: 'todo', assignee_type: 'agent', assignee_id: cooId }], limit: 100, offset: 0, total: 1 }));
+    writeFileSync(
+      raw,
+      JSON.stringify({
+        has_more: true,
+        issues: [{ id: 'same', identifier: 'MUL-1', title: 'again', status: 'todo', assignee_type: 'agent', assignee_id: cooId }],
+        limit: 100,
+        offset: 0,
+        total: 1,
+      }),
+    );
     const again = await beat(endless, 'coo', '--dry-run');
     expect(endless.calls(isIssueList)).toHaveLength(2);
-    expect(again.sources[1]).toMatchObject({ state: 'degraded', detail: 'truncated after 2 issues: multica says more follow but sent the same issues again at offset 1' });
+    expect(again.sources[1]).toMatchObject({
+      state: 'degraded',
+      detail: 'truncated after 2 issues: multica says more follow but sent the same issues again at offset 1',
+    });
     expect(again.claimable.map((t: any) => t.id)).toEqual(['MUL-1']);
   }, 180_000);
 
   it('paging that outlasts one source timeout keeps its refresh lease: a second heartbeat waits instead of paging again', async () => {
     // sourceTimeout 2s: the refresh lease is 2 × 2 s + 5 s = 9 s; eight pages at 1.5 s each take 12 s.
     const f = fleet({ agents: ['coo', 'secretary'], defaults: { sourceTimeout: '2s', workboard: undefined }, env: { FAKE_DELAY_MS: '1500' } });
-    f.setIssues(Array.from({ length: 750 }, (_, i) => ({ id: `id-${i}`, identifier: `MUL-${i}`, title: `t${i}`, status: i === 700 ? 'todo' : 'done', assignee_type: 'agent', assignee_id: secretaryId })));
+    f.setIssues(
+      Array.from({ length: 750 }, (_, i) => ({
+        id: `id-${i}`,
+        identifier: `MUL-${i}`,
+        title: `t${i}`,
+        status: i === 700 ? 'todo' : 'done',
+        assignee_type: 'agent',
+        assignee_id: secretaryId,
+      })),
+    );
     const first = runClaw(heartbeat('coo', '--dry-run'), f.env);
     await new Promise((r) => setTimeout(r, 1000));
     const [a, b] = await Promise.all([first, runClaw(heartbeat('secretary', '--dry-run'), f.env)]);

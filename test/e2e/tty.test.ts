@@ -79,7 +79,9 @@ describe('colour', () => {
       expect(screen, command).toMatch(/secretary/);
       expect(screen, command).not.toMatch(ansi);
     }
-    const json = readFileSync(transcript, 'utf8').split(/\r?\n/).find((line) => line.startsWith('{'));
+    const json = readFileSync(transcript, 'utf8')
+      .split(/\r?\n/)
+      .find((line) => line.startsWith('{'));
     expect(JSON.parse(json!).ok).toBe(true);
   });
 

@@ -7,7 +7,9 @@ import { repoRoot, runClaw, sandbox } from '../helpers/claw';
 const version = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
 
 function sources(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
 }
 
 describe('claw --version', () => {
@@ -21,7 +23,9 @@ describe('claw --version', () => {
   });
 
   it('is written down only in package.json', () => {
-    const copies = sources(join(repoRoot, 'src')).filter((file) => readFileSync(file, 'utf8').includes(`'${version}'`) || readFileSync(file, 'utf8').includes(`"${version}"`));
+    const copies = sources(join(repoRoot, 'src')).filter(
+      (file) => readFileSync(file, 'utf8').includes(`'${version}'`) || readFileSync(file, 'utf8').includes(`"${version}"`),
+    );
     expect(copies).toEqual([]);
   });
 });

@@ -41,7 +41,12 @@ describe('WorkBoard through the plugin database', () => {
     const stateDir = join(h.root, 'openclaw');
     makeDatabase(stateDir);
     const env = { HOME: h.root, OPENCLAW_STATE_DIR: stateDir };
-    for (const [board, file] of [[undefined, 'list-all.json'], ['ops', 'list-ops.json'], ['default', 'list-default.json'], ['OPS', 'list-ops.json']] as const) {
+    for (const [board, file] of [
+      [undefined, 'list-all.json'],
+      ['ops', 'list-ops.json'],
+      ['default', 'list-default.json'],
+      ['OPS', 'list-ops.json'],
+    ] as const) {
       const read = cardsFromDatabase(board, env);
       expect(read.ok, read.ok ? '' : read.reason).toBe(true);
       // Byte for byte as the CLI prints it: the same cards, fields, field order and card order.
@@ -55,8 +60,14 @@ describe('WorkBoard through the plugin database', () => {
     const h = fleet({ agents: ['coo'] });
     const stateDir = join(h.root, 'openclaw');
     makeDatabase(stateDir);
-    for (const [args, file] of [[[], 'list-all.json'], [['--board', 'ops'], 'list-ops.json']] as const) {
-      const out = execFileSync(join(repoRoot, 'test', 'fakes', 'openclaw'), ['workboard', 'list', ...args, '--json'], { env: { ...h.env, OPENCLAW_STATE_DIR: stateDir }, encoding: 'utf8' });
+    for (const [args, file] of [
+      [[], 'list-all.json'],
+      [['--board', 'ops'], 'list-ops.json'],
+    ] as const) {
+      const out = execFileSync(join(repoRoot, 'test', 'fakes', 'openclaw'), ['workboard', 'list', ...args, '--json'], {
+        env: { ...h.env, OPENCLAW_STATE_DIR: stateDir },
+        encoding: 'utf8',
+      });
       expect(out).toBe(recorded(file));
     }
   });

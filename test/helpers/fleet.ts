@@ -6,7 +6,18 @@ import { repoRoot, sandbox, type Sandbox, type StoreKind } from './claw';
 export const workspaceId = 'c1d2e3f4-0000-4aaa-8bbb-123456789abc';
 export const fleet15 = {
   ten: ['coo', 'secretary', 'opengineer', 'projectmanager', 'costcodev'],
-  fifteen: ['productmanager', 'architect', 'designer', 'contentspecialist', 'cvexpert', 'prompt-engineer', 'mediaspecialist', 'taobaospecialist', 'marketanalysis', 'lawyer'],
+  fifteen: [
+    'productmanager',
+    'architect',
+    'designer',
+    'contentspecialist',
+    'cvexpert',
+    'prompt-engineer',
+    'mediaspecialist',
+    'taobaospecialist',
+    'marketanalysis',
+    'lawyer',
+  ],
 };
 
 export interface Invocation {
@@ -32,7 +43,13 @@ export interface Fleet extends Sandbox {
 }
 
 export function fleet(
-  options: { agents?: string[]; defaults?: Record<string, unknown>; agentOverrides?: Record<string, Record<string, unknown>>; env?: NodeJS.ProcessEnv; store?: StoreKind } = {},
+  options: {
+    agents?: string[];
+    defaults?: Record<string, unknown>;
+    agentOverrides?: Record<string, Record<string, unknown>>;
+    env?: NodeJS.ProcessEnv;
+    store?: StoreKind;
+  } = {},
 ): Fleet {
   const agents = options.agents ?? [...fleet15.ten, ...fleet15.fifteen];
   const box = sandbox({}, options.store);
@@ -59,7 +76,14 @@ export function fleet(
     const schedule = fleet15.ten.includes(agent) ? '*/10 * * * *' : '*/15 * * * *';
     writeFileSync(join(heartbeatsDir, `${agent}.json`), JSON.stringify({ id: agent, schedule, ...options.agentOverrides?.[agent] }));
   }
-  const multicaAgents = agents.map((name, i) => ({ id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, name, model: name, status: 'idle', runtime_mode: 'openclaw', archived_at: null }));
+  const multicaAgents = agents.map((name, i) => ({
+    id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    name,
+    model: name,
+    status: 'idle',
+    runtime_mode: 'openclaw',
+    archived_at: null,
+  }));
   writeFileSync(join(data, 'multica-agents.json'), JSON.stringify(multicaAgents));
   writeFileSync(join(data, 'multica-issues.json'), '[]');
   writeFileSync(join(data, 'workboard.json'), JSON.stringify({ cards: [] }));

@@ -73,12 +73,37 @@ export function hostileRecord(rand: Rand, good: Record<string, unknown>, fields:
   return record;
 }
 
-export const issueFields = ['id', 'identifier', 'title', 'status', 'status_category', 'priority', 'assignee_id', 'assignee_type', 'updated_at', 'last_activity_at'];
+export const issueFields = [
+  'id',
+  'identifier',
+  'title',
+  'status',
+  'status_category',
+  'priority',
+  'assignee_id',
+  'assignee_type',
+  'updated_at',
+  'last_activity_at',
+];
 export const agentFields = ['id', 'name', 'model', 'archived_at'];
 export const cardFields = ['id', 'title', 'status', 'priority', 'agentId', 'updatedAt', 'metadata', 'metadata.links', 'metadata.claim', 'metadata.archivedAt'];
 
 export function goodCard(id: string, agentId: string, fields: Record<string, unknown> = {}): Record<string, unknown> {
-  return { id, title: `Card ${id}`, notes: '', status: 'ready', priority: 'high', labels: [], agentId, position: 1, createdAt: 1, updatedAt: Date.now(), startedAt: null, metadata: { links: [] }, ...fields };
+  return {
+    id,
+    title: `Card ${id}`,
+    notes: '',
+    status: 'ready',
+    priority: 'high',
+    labels: [],
+    agentId,
+    position: 1,
+    createdAt: 1,
+    updatedAt: Date.now(),
+    startedAt: null,
+    metadata: { links: [] },
+    ...fields,
+  };
 }
 
 export function goodIssue(id: string, assignee: string, fields: Record<string, unknown> = {}): Record<string, unknown> {

@@ -97,7 +97,11 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
         const retryAfterS = options.retryAfterS ?? Math.max(1, Math.ceil((recent[0]! + windowMs - now) / 1000));
         state.rejected.push(now);
         blocks.push({ sentAt: now, until: now + retryAfterS * 1000 });
-        return answer(429, { 'content-type': 'application/json', 'retry-after': String(retryAfterS) }, JSON.stringify({ error: { message: 'Too Many Requests', type: 'rate_limit_error' } }));
+        return answer(
+          429,
+          { 'content-type': 'application/json', 'retry-after': String(retryAfterS) },
+          JSON.stringify({ error: { message: 'Too Many Requests', type: 'rate_limit_error' } }),
+        );
       }
       state.accepted.push(now);
       const usage = usageFor(body);
@@ -122,14 +126,33 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
         if (res.destroyed) return;
         if (options.dropAfterChunks !== undefined && i >= options.dropAfterChunks) return void res.destroy();
         if (i < chunks) {
-          chunk({ id, object: 'chat.completion.chunk', created: Math.floor(now / 1000), model: body.model, choices: [{ index: 0, delta: { content: `part${i} ` }, finish_reason: null }] });
+          chunk({
+            id,
+            object: 'chat.completion.chunk',
+            created: Math.floor(now / 1000),
+            model: body.model,
+            choices: [{ index: 0, delta: { content: `part${i} ` }, finish_reason: null }],
+          });
           i++;
           setTimeout(next, chunkDelayMs);
           return;
         }
-        chunk({ id, object: 'chat.completion.chunk', created: Math.floor(now / 1000), model: body.model, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] });
+        chunk({
+          id,
+          object: 'chat.completion.chunk',
+          created: Math.floor(now / 1000),
+          model: body.model,
+          choices: [{ index: 0, delta: {}, finish_reason: 'stop' }],
+        });
         if (body.stream_options?.include_usage) {
-          chunk({ id, object: 'chat.completion.chunk', created: Math.floor(now / 1000), model: body.model, choices: [], usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens } });
+          chunk({
+            id,
+            object: 'chat.completion.chunk',
+            created: Math.floor(now / 1000),
+            model: body.model,
+            choices: [],
+            usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens },
+          });
         }
         state.lastChunkAt.push(Date.now());
         res.end('data: [DONE]\n\n');

@@ -41,7 +41,9 @@ export async function redisServer(options: { password?: string } = {}): Promise<
       child = spawn('redis-server', args, { stdio: 'ignore' });
       const deadline = Date.now() + 10_000;
       for (;;) {
-        const ping = spawnSync('redis-cli', ['-p', String(port), ...(options.password ? ['-a', options.password, '--no-auth-warning'] : []), 'ping'], { encoding: 'utf8' });
+        const ping = spawnSync('redis-cli', ['-p', String(port), ...(options.password ? ['-a', options.password, '--no-auth-warning'] : []), 'ping'], {
+          encoding: 'utf8',
+        });
         if (ping.stdout.trim() === 'PONG') return;
         if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not start`);
         await new Promise((r) => setTimeout(r, 50));

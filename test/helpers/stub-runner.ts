@@ -53,7 +53,8 @@ export function stubRunner(): StubRunner {
     },
     async stream(argv, options): Promise<StreamResult> {
       const registration = find(argv);
-      const reply = typeof registration.reply === 'function' ? registration.reply(argv, { env: options.env, cwd: options.cwd, timeoutMs: 0 }) : registration.reply;
+      const reply =
+        typeof registration.reply === 'function' ? registration.reply(argv, { env: options.env, cwd: options.cwd, timeoutMs: 0 }) : registration.reply;
       options.onSpawn?.();
       if (reply.stdout) options.onStdout(Buffer.from(reply.stdout));
       if (reply.stderr) options.onStderr(Buffer.from(reply.stderr));

@@ -85,13 +85,27 @@ describe('crontab text cron and sh can carry', () => {
 describe("cron's PATH", () => {
   const files = (table: Record<string, string>): FileProbe => ({ isExecutable: (p) => p in table, head: (p) => table[p] ?? '' });
 
-  it('puts the node that openclaw\'s #!/usr/bin/env node picks first, then the programs, claw\'s node, /usr/bin:/bin', () => {
-    const probe = files({ '/home/u/.nvm/versions/node/v24.21.0/bin/node': '', '/home/u/.npm-global/bin/openclaw': '#!/usr/bin/env node\n', '/home/u/.local/bin/multica': '\x7fELF', '/usr/bin/node': '' });
-    const path = cronPath(['openclaw', 'multica', 'openclaw'], '/home/u/.local/bin:/home/u/.nvm/versions/node/v24.21.0/bin:/home/u/.npm-global/bin:/usr/bin:/bin', '/usr/bin/node', probe);
+  it("puts the node that openclaw's #!/usr/bin/env node picks first, then the programs, claw's node, /usr/bin:/bin", () => {
+    const probe = files({
+      '/home/u/.nvm/versions/node/v24.21.0/bin/node': '',
+      '/home/u/.npm-global/bin/openclaw': '#!/usr/bin/env node\n',
+      '/home/u/.local/bin/multica': '\x7fELF',
+      '/usr/bin/node': '',
+    });
+    const path = cronPath(
+      ['openclaw', 'multica', 'openclaw'],
+      '/home/u/.local/bin:/home/u/.nvm/versions/node/v24.21.0/bin:/home/u/.npm-global/bin:/usr/bin:/bin',
+      '/usr/bin/node',
+      probe,
+    );
     expect(path.dirs).toEqual(['/home/u/.nvm/versions/node/v24.21.0/bin', '/home/u/.npm-global/bin', '/home/u/.local/bin', '/usr/bin', '/bin']);
     expect(path.missing).toEqual([]);
     expect(path.warnings).toEqual([]);
-    expect(path.found[0]).toEqual({ program: 'openclaw', path: '/home/u/.npm-global/bin/openclaw', interpreter: '/home/u/.nvm/versions/node/v24.21.0/bin/node' });
+    expect(path.found[0]).toEqual({
+      program: 'openclaw',
+      path: '/home/u/.npm-global/bin/openclaw',
+      interpreter: '/home/u/.nvm/versions/node/v24.21.0/bin/node',
+    });
   });
 
   it('names programs it did not find, warns when the new order would pick another copy, refuses a dir with a newline', () => {
@@ -104,7 +118,12 @@ describe("cron's PATH", () => {
 });
 
 describe('which cron, which zone', () => {
-  function host(processes: Record<string, { comm: string; exe?: string }>, installed: string[] = [], links: Record<string, string> = {}, files: Record<string, string> = {}): CronHost {
+  function host(
+    processes: Record<string, { comm: string; exe?: string }>,
+    installed: string[] = [],
+    links: Record<string, string> = {},
+    files: Record<string, string> = {},
+  ): CronHost {
     const proc = mkdtempSync(join(tmpdir(), 'claw-proc-'));
     for (const [pid, p] of Object.entries(processes)) {
       mkdirSync(join(proc, pid));
@@ -130,7 +149,10 @@ describe('which cron, which zone', () => {
   });
 
   it("takes the host's zone from /etc/localtime over the user's TZ, which the cron daemon does not have", () => {
-    expect(hostTimeZone({ TZ: 'Asia/Shanghai' }, host({}, [], { '/etc/localtime': '/usr/share/zoneinfo/Etc/UTC' }))).toEqual({ zone: 'Etc/UTC', from: '/etc/localtime' });
+    expect(hostTimeZone({ TZ: 'Asia/Shanghai' }, host({}, [], { '/etc/localtime': '/usr/share/zoneinfo/Etc/UTC' }))).toEqual({
+      zone: 'Etc/UTC',
+      from: '/etc/localtime',
+    });
     expect(hostTimeZone({}, host({}, [], {}, { '/etc/timezone': 'Europe/Berlin\n' }))).toEqual({ zone: 'Europe/Berlin', from: '/etc/timezone' });
     expect(hostTimeZone({ TZ: ':Asia/Kolkata' }, host({}))).toEqual({ zone: 'Asia/Kolkata', from: 'TZ' });
   });

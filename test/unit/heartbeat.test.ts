@@ -41,23 +41,51 @@ describe('todo docs (Obsidian Tasks syntax)', () => {
 describe('sources to one task shape', () => {
   it('maps workboard cards: ready is todo, running in progress, links are dependencies', () => {
     const task = cardToTask({
-      id: 'c1', title: 'FAQ', status: 'ready', priority: 'urgent', agentId: 'secretary', updatedAt: 5,
-      metadata: { links: [{ type: 'blocked_by', targetCardId: 'c0' }, { type: 'relates_to', targetCardId: 'c9' }, { type: 'parent', targetCardId: 'p' }], claim: { lastHeartbeatAt: 9 } },
+      id: 'c1',
+      title: 'FAQ',
+      status: 'ready',
+      priority: 'urgent',
+      agentId: 'secretary',
+      updatedAt: 5,
+      metadata: {
+        links: [
+          { type: 'blocked_by', targetCardId: 'c0' },
+          { type: 'relates_to', targetCardId: 'c9' },
+          { type: 'parent', targetCardId: 'p' },
+        ],
+        claim: { lastHeartbeatAt: 9 },
+      },
     });
     expect(task).toMatchObject({ source: 'workboard', status: 'todo', priority: 'urgent', dependsOn: ['c0', 'p'], updatedAt: 9 });
     expect(cardToTask({ id: 'c2', title: 't', status: 'triage' })).toBeUndefined();
   });
 
   it('maps multica issues by status_category and priority', () => {
-    expect(issueToTask({ id: 'u', identifier: 'MUL-1', title: 't', status: 'qa', status_category: 'in_progress', priority: 'medium', last_activity_at: '2026-08-21T10:00:00Z' })).toMatchObject({
-      id: 'MUL-1', status: 'in_progress', priority: 'normal', updatedAt: Date.parse('2026-08-21T10:00:00Z'),
+    expect(
+      issueToTask({
+        id: 'u',
+        identifier: 'MUL-1',
+        title: 't',
+        status: 'qa',
+        status_category: 'in_progress',
+        priority: 'medium',
+        last_activity_at: '2026-08-21T10:00:00Z',
+      }),
+    ).toMatchObject({
+      id: 'MUL-1',
+      status: 'in_progress',
+      priority: 'normal',
+      updatedAt: Date.parse('2026-08-21T10:00:00Z'),
     });
     expect(issueToTask({ id: 'u', title: 't', status: 'backlog' })).toBeUndefined();
     expect(issueToTask({ id: 'u', title: 't', status: 'in_review' })!.status).toBe('blocked');
   });
 
   it('maps agents by explicit id, then model, then name, and strips the in-task variables', () => {
-    const agents = [{ id: 'a', name: 'COO', model: 'other' }, { id: 'b', name: 'x', model: 'coo' }];
+    const agents = [
+      { id: 'a', name: 'COO', model: 'other' },
+      { id: 'b', name: 'x', model: 'coo' },
+    ];
     expect(multicaAgentFor('coo', undefined, agents)).toBe('b');
     expect(multicaAgentFor('coo', 'explicit', agents)).toBe('explicit');
     expect(multicaAgentFor('other-agent', undefined, [{ id: 'c', name: 'Other-Agent' }])).toBe('c');
@@ -66,12 +94,23 @@ describe('sources to one task shape', () => {
   });
 });
 
-const task = (fields: Partial<Task>): Task => ({ source: 'docs', id: 'a', title: 'A', status: 'todo', priority: 'normal', dependsOn: [], updatedAt: 0, ...fields });
+const task = (fields: Partial<Task>): Task => ({
+  source: 'docs',
+  id: 'a',
+  title: 'A',
+  status: 'todo',
+  priority: 'normal',
+  dependsOn: [],
+  updatedAt: 0,
+  ...fields,
+});
 
 describe('evaluate', () => {
   it('claims only tasks whose dependencies are done, known across sources', () => {
     const e = evaluate([task({ id: 'a', dependsOn: ['b'] }), task({ id: 'b', status: 'done' }), task({ id: 'c', dependsOn: ['zz'] })], emptyMemory(), {
-      now: 0, stallAfterMs: 1000, known: {},
+      now: 0,
+      stallAfterMs: 1000,
+      known: {},
     });
     expect(e.claimable.map((v) => v.task.id)).toEqual(['a']);
     expect(e.blocked.map((v) => [v.task.id, v.waitingOn])).toEqual([['c', ['zz']]]);
@@ -89,7 +128,7 @@ describe('evaluate', () => {
     expect(progressed.stalled).toEqual([]);
   });
 
-  it('dispatches at the highest task priority, never below the agent\'s', () => {
+  it("dispatches at the highest task priority, never below the agent's", () => {
     const views = (ps: Task['priority'][]) => ps.map((priority) => ({ key: priority, task: task({ priority }), rounds: 0 }));
     expect(dispatchPriority(3, views(['low', 'high']))).toBe(2);
     expect(dispatchPriority(2, views(['low']))).toBe(2);
@@ -119,7 +158,12 @@ describe('evaluate', () => {
 describe('dispatch and cron helpers', () => {
   it('fills argv templates without a shell', () => {
     expect(fillTemplate(['x', '--agent', '{agent}', '--message', '{message}', 'm={model}'], { agent: 'coo', message: 'a; rm -rf /', model: 'n/m' })).toEqual([
-      'x', '--agent', 'coo', '--message', 'a; rm -rf /', 'm=n/m',
+      'x',
+      '--agent',
+      'coo',
+      '--message',
+      'a; rm -rf /',
+      'm=n/m',
     ]);
   });
 

@@ -107,7 +107,13 @@ export function importsOf(text: string): Import[] {
     const clause = m[3] ?? '';
     const braces = /^\{([\s\S]*)\}$/.exec(clause.trim());
     // `import { type A, type B } from` is erased too (verbatimModuleSyntax keeps `import {}` only for side effects; we have none).
-    const allTypes = braces !== null && braces[1]!.split(',').map((s) => s.trim()).filter(Boolean).every((s) => s.startsWith('type '));
+    const allTypes =
+      braces !== null &&
+      braces[1]!
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+        .every((s) => s.startsWith('type '));
     found.push({ specifier: m[4]!, typeOnly: m[2] !== undefined || allTypes });
   }
   for (const m of text.matchAll(/\b(?:import|require)\s*\(\s*['"]([^'"]+)['"]\s*\)/g)) found.push({ specifier: m[1]!, typeOnly: false });
@@ -175,7 +181,8 @@ const edge: Record<string, string> = {
   'src/proc.ts': 'signals process groups (a dispatch left running), reads /proc start marks',
   'src/process/': 'the execa runner: every child claw starts; it kills process groups and passes SIGINT/SIGTERM on to a foreground command',
   'src/output/': 'the output layer: chalk (output/chalk.ts, loaded only when colour is on)',
-  'src/store/sqlite-driver.ts': 'the SQLite seam: picks node:sqlite or better-sqlite3 by process.version, hushes node:sqlite\'s ExperimentalWarning (process.emitWarning) while it loads, defaults to process.env, names its probe file by pid',
+  'src/store/sqlite-driver.ts':
+    "the SQLite seam: picks node:sqlite or better-sqlite3 by process.version, hushes node:sqlite's ExperimentalWarning (process.emitWarning) while it loads, defaults to process.env, names its probe file by pid",
   'src/host.ts': 'who this process is: pid, platform, Node version, monotonic clock, whether a pid lives',
 };
 
@@ -246,8 +253,11 @@ describe('the architecture of src/', () => {
   });
 
   it('tells code from comments and literals', () => {
-    const text = "const a = process.env; // process.pid\nconst b = `a process ${process.pid} {${f({ x: 'process' })}}`; /* process */ const c = /process'/;\nconst d = 'it\\'s a process'; e(process);";
-    const lines = codeOnly(text).split('\n').map((l) => (l.match(/(?<![.\w$])process(?![\w$])/g) ?? []).length);
+    const text =
+      "const a = process.env; // process.pid\nconst b = `a process ${process.pid} {${f({ x: 'process' })}}`; /* process */ const c = /process'/;\nconst d = 'it\\'s a process'; e(process);";
+    const lines = codeOnly(text)
+      .split('\n')
+      .map((l) => (l.match(/(?<![.\w$])process(?![\w$])/g) ?? []).length);
     expect(lines).toEqual([1, 1, 1]);
     expect(codeOnly(text).length).toBe(text.length);
   });
@@ -272,7 +282,10 @@ describe('the architecture of src/', () => {
 
   it('names only modules that exist as the edge', () => {
     for (const prefix of Object.keys(edge)) {
-      expect(files.some((f) => (prefix.endsWith('/') ? f.startsWith(prefix) : f === prefix)), prefix).toBe(true);
+      expect(
+        files.some((f) => (prefix.endsWith('/') ? f.startsWith(prefix) : f === prefix)),
+        prefix,
+      ).toBe(true);
     }
   });
 });

@@ -130,7 +130,10 @@ describe('the SQLite store clock (one timeline per boot, on the monotonic clock)
 
   it('a new boot or a monotonic clock that went back re-anchors at max(wall, high); an absurd mark is dropped', () => {
     const anchor = { boot, mono: 5000, base: 2_000_000 };
-    expect(timeline({ high: 2_500_000, anchor }, { wall: 1_000_000, mono: 10, boot: 8 })).toEqual({ now: 2_500_000, anchor: { boot: 8, mono: 10, base: 2_500_000 } });
+    expect(timeline({ high: 2_500_000, anchor }, { wall: 1_000_000, mono: 10, boot: 8 })).toEqual({
+      now: 2_500_000,
+      anchor: { boot: 8, mono: 10, base: 2_500_000 },
+    });
     expect(timeline({ high: 2_500_000, anchor }, { wall: 3_000_000, mono: 10, boot })).toMatchObject({ now: 3_000_000 });
     expect(timeline({ high: 1e20 }, { wall: 3_000_000, mono: 10, boot })).toMatchObject({ now: 3_000_000 });
     expect(timeline({}, { wall: 1e20, mono: 10, boot }).now).toBe(maxTime);
@@ -146,12 +149,21 @@ describe('blocks', () => {
     expect(blockEnd({ until: 1e23, setAt: null }, now)).toBe(now + 600_000);
     expect(blockEnd({ until: 1e23, setAt: 1e20 }, now)).toBe(now + 600_000);
     for (const until of [NaN, 'abc', null, -5, Infinity - Infinity]) expect(blockEnd({ until, setAt: now }, now)).toBe(0);
-    expect(activeBlock({ until: now + 10, setAt: now, origin: '', reason: '' }, now)).toEqual({ until: now + 10, setAt: now, reason: 'rate_limited', origin: 'set by an older claw (no origin recorded)' });
+    expect(activeBlock({ until: now + 10, setAt: now, origin: '', reason: '' }, now)).toEqual({
+      until: now + 10,
+      setAt: now,
+      reason: 'rate_limited',
+      origin: 'set by an older claw (no origin recorded)',
+    });
     expect(activeBlock({ until: now - 1, setAt: now }, now)).toBeUndefined();
   });
 
   it('store one short line of text, whatever the upstream sent', () => {
-    expect(storedInfo({ reason: 'quota', origin: 'a\n\tb', message: 'x'.repeat(500) })).toEqual({ reason: 'quota', origin: 'a b', message: `${'x'.repeat(199)}…` });
+    expect(storedInfo({ reason: 'quota', origin: 'a\n\tb', message: 'x'.repeat(500) })).toEqual({
+      reason: 'quota',
+      origin: 'a b',
+      message: `${'x'.repeat(199)}…`,
+    });
     expect(storedInfo(undefined)).toEqual({ reason: 'rate_limited', origin: 'not recorded', message: null });
   });
 });

@@ -32,11 +32,13 @@ describe('failure reasons', () => {
     const plugin =
       'The `openclaw workboard` command is unavailable because `plugins.entries.workboard.enabled=false`. Re-enable that entry if you want the bundled plugin command surface.\n';
     expect(failureReason('', plugin)).toBe(plugin.trim());
-    const gateway = 'gateway agent requires credentials before opening a websocket\nFix: configure gateway.auth token/password, pair this device, or pass --token/--password.\nConfig: /home/u/.openclaw/openclaw.json\n';
+    const gateway =
+      'gateway agent requires credentials before opening a websocket\nFix: configure gateway.auth token/password, pair this device, or pass --token/--password.\nConfig: /home/u/.openclaw/openclaw.json\n';
     expect(failureReason('', gateway)).toBe(
       'gateway agent requires credentials before opening a websocket; Fix: configure gateway.auth token/password, pair this device, or pass --token/--password.; Config: /home/u/.openclaw/openclaw.json',
     );
-    const oldNode = 'openclaw: Node 20.20.2: node:sqlite is unavailable; use 24.16+/26.1+ or a build with the fix.\nIf you use nvm, run:\n  nvm install 26\n  nvm use 26\n  nvm alias default 26\n';
+    const oldNode =
+      'openclaw: Node 20.20.2: node:sqlite is unavailable; use 24.16+/26.1+ or a build with the fix.\nIf you use nvm, run:\n  nvm install 26\n  nvm use 26\n  nvm alias default 26\n';
     expect(failureReason('', oldNode)).toBe('openclaw: Node 20.20.2: node:sqlite is unavailable; use 24.16+/26.1+ or a build with the fix.');
   });
 

@@ -81,7 +81,10 @@ describe('usage scanners', () => {
 
   it('counts per gateway and per agent, and reads the counters back', () => {
     const counters: Record<string, number> = {};
-    for (const [name, n] of [...usageCounters({ promptTokens: 10, completionTokens: 2 }, 'coo'), ...usageCounters({ promptTokens: 5, completionTokens: 1 }, undefined)]) {
+    for (const [name, n] of [
+      ...usageCounters({ promptTokens: 10, completionTokens: 2 }, 'coo'),
+      ...usageCounters({ promptTokens: 5, completionTokens: 1 }, undefined),
+    ]) {
       counters[name] = (counters[name] ?? 0) + n;
     }
     expect(tokenUsage(counters)).toEqual({ prompt: 15, completion: 3, byAgent: { coo: { prompt: 10, completion: 2 } } });

@@ -32,7 +32,14 @@ describe('redactStoreUrl', () => {
   it('never shows a password, whatever characters it holds and wherever it is written', () => {
     const passwords = ['s3cret', 'p@ss', 'p/a/ss', 'a:b:c', 'q?x=1', 'h#sh', '%40x', 'pw@host:1/0', 'x y', 'ключ'];
     for (const pw of passwords) {
-      for (const url of [`redis://:${pw}@host:6379/0`, `redis://user:${pw}@host`, `rediss://${pw}@h`, `redis:/:${pw}@host`, `:${pw}@host`, `redis://host/0?password=${pw}`]) {
+      for (const url of [
+        `redis://:${pw}@host:6379/0`,
+        `redis://user:${pw}@host`,
+        `rediss://${pw}@h`,
+        `redis:/:${pw}@host`,
+        `:${pw}@host`,
+        `redis://host/0?password=${pw}`,
+      ]) {
         expect(redactStoreUrl(url), url).not.toContain(pw);
       }
     }
@@ -41,7 +48,15 @@ describe('redactStoreUrl', () => {
 
 describe('storeUrlProblem', () => {
   it('accepts sqlite and redis URLs with host, port and database', () => {
-    for (const url of ['sqlite', 'redis://localhost', 'redis://127.0.0.1:6379', 'rediss://user:p%40ss@redis.internal:6380/3', 'redis://:pw@h:1/0', 'redis://[::1]:6379', 'redis://h:6379/0?family=6']) {
+    for (const url of [
+      'sqlite',
+      'redis://localhost',
+      'redis://127.0.0.1:6379',
+      'rediss://user:p%40ss@redis.internal:6380/3',
+      'redis://:pw@h:1/0',
+      'redis://[::1]:6379',
+      'redis://h:6379/0?family=6',
+    ]) {
       expect(storeUrlProblem(url), url).toBeUndefined();
     }
   });
@@ -80,7 +95,8 @@ describe('secret values', () => {
       CLAW_STORE: 'redis://:store-pass%40x@host:6379/0',
     };
     const values = secretValues(env, { gateways: { mine: { apiKeyEnv: 'MINE_KEY' } } });
-    for (const v of ['nvapi-1234567890', 'mine-abcdefgh', 'ghp_abcdefgh', 'appsecret-1', 'dbpassword-1', 'store-pass%40x', 'store-pass@x']) expect(values).toContain(v);
+    for (const v of ['nvapi-1234567890', 'mine-abcdefgh', 'ghp_abcdefgh', 'appsecret-1', 'dbpassword-1', 'store-pass%40x', 'store-pass@x'])
+      expect(values).toContain(v);
     expect(values).not.toContain('short');
     expect(values).not.toContain('/home/someone-long');
     // Without the config, a variable that matches no pattern is not a secret.

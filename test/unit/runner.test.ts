@@ -25,7 +25,9 @@ const sources = (runner: StubRunner, issues = noIssues) =>
   runner
     .register(/^openclaw workboard list --json$/, { stdout: '{"cards": []}\n' })
     .register(/^multica --workspace-id \S+ issue list --limit 100 --offset 0 --output json$/, { stdout: issues })
-    .register(/^multica --workspace-id \S+ agent list --output json$/, { stdout: JSON.stringify([{ id: '00000000-0000-4000-8000-000000000000', name: 'coo', model: 'coo', archived_at: null }]) });
+    .register(/^multica --workspace-id \S+ agent list --output json$/, {
+      stdout: JSON.stringify([{ id: '00000000-0000-4000-8000-000000000000', name: 'coo', model: 'coo', archived_at: null }]),
+    });
 
 describe('the injected process runner', () => {
   it('a heartbeat starts its sources and its dispatch through the runner, with the dispatch env and no other command', async () => {
@@ -43,7 +45,12 @@ describe('the injected process runner', () => {
     expect(report.outcome).toBe('dispatched');
     expect(report.dispatch.tasks).toHaveLength(1);
     runner.verify();
-    expect(runner.calls.map((argv) => argv.slice(0, 2).join(' ')).sort()).toEqual(['multica --workspace-id', 'multica --workspace-id', 'openclaw agent', 'openclaw workboard']);
+    expect(runner.calls.map((argv) => argv.slice(0, 2).join(' ')).sort()).toEqual([
+      'multica --workspace-id',
+      'multica --workspace-id',
+      'openclaw agent',
+      'openclaw workboard',
+    ]);
     expect(dispatchEnv).toMatchObject({ CLAW_AGENT: 'coo', CLAW_GATEWAY: report.dispatch.gateway, CLAW_MODEL: report.dispatch.model });
   });
 
@@ -69,7 +76,7 @@ describe('the injected process runner', () => {
     expect(out.stderr).toMatch(/stub runner: unexpected command: openclaw agent --agent coo /);
   });
 
-  it('cron install reads the crontab and writes it back through the runner, the user\'s own lines kept', async () => {
+  it("cron install reads the crontab and writes it back through the runner, the user's own lines kept", async () => {
     const f = fleet({ agents: ['coo'] });
     let installed: string | undefined;
     const runner = stubRunner()

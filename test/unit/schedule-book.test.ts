@@ -32,12 +32,16 @@ describe('the schedule book', () => {
 
   it('names the field of a bad time zone or cron expression', async () => {
     const book = await readScheduleBook(memoryStore());
-    await expect(checkSchedules(book, [{ schedule: '*/10 * * * *', tz: 'Mars/Olympus', fail: failNever }], at)).rejects.toThrow(/^tz: unknown time zone "Mars\/Olympus"/);
-    await expect(checkSchedules(book, [{ schedule: '61 * * * *', tz: 'UTC', fail: failNever }], at)).rejects.toThrow(/^schedule: "61 \* \* \* \*" is not a valid cron expression/);
+    await expect(checkSchedules(book, [{ schedule: '*/10 * * * *', tz: 'Mars/Olympus', fail: failNever }], at)).rejects.toThrow(
+      /^tz: unknown time zone "Mars\/Olympus"/,
+    );
+    await expect(checkSchedules(book, [{ schedule: '61 * * * *', tz: 'UTC', fail: failNever }], at)).rejects.toThrow(
+      /^schedule: "61 \* \* \* \*" is not a valid cron expression/,
+    );
     await expect(checkSchedules(book, [{ schedule: '* * * *', tz: 'UTC', fail: failNever }], at)).rejects.toThrow(/5 fields/);
   });
 
-  it('works the ticks out again once now is past the ones it holds, in the schedule\'s time zone', async () => {
+  it("works the ticks out again once now is past the ones it holds, in the schedule's time zone", async () => {
     const book = await readScheduleBook(memoryStore());
     await checkSchedules(book, [{ schedule: '0 9 * * *', tz: 'Asia/Shanghai', fail: failNever }], at);
     const held = book.pairs[pairKey('0 9 * * *', 'Asia/Shanghai')]!;

@@ -70,7 +70,14 @@ describe('one malformed record never breaks a source', () => {
       'card #3 (links-null): metadata.links[0] is null, not an object',
       'card #5 (title-number): title is number 42, not a string',
     ]);
-    const agents = checkRecords([{ id: 'a', name: null, model: 'coo' }, { id: 'b', name: 'coo' }], 'agent', checkAgent);
+    const agents = checkRecords(
+      [
+        { id: 'a', name: null, model: 'coo' },
+        { id: 'b', name: 'coo' },
+      ],
+      'agent',
+      checkAgent,
+    );
     expect(agents.items.map((a) => a.id)).toEqual(['b']);
     expect(multicaAgentFor('coo', undefined, agents.items)).toBe('b');
     expect(skippedWarning('workboard cards', cards)).toBe(
@@ -108,11 +115,12 @@ describe('multica paging', () => {
   const pages = (total: number, assigneeAt: number, pageCalls: number[]) => async (offset: number) => {
     pageCalls.push(offset);
     const issues = [];
-    for (let i = offset; i < Math.min(total, offset + 100); i++) issues.push({ id: `id-${i}`, title: `t${i}`, status: 'todo', assignee_type: 'agent', assignee_id: i === assigneeAt ? agentId : 'someone' });
+    for (let i = offset; i < Math.min(total, offset + 100); i++)
+      issues.push({ id: `id-${i}`, title: `t${i}`, status: 'todo', assignee_type: 'agent', assignee_id: i === assigneeAt ? agentId : 'someone' });
     return { has_more: offset + 100 < total, issues, limit: 100, offset, total };
   };
 
-  it('pages to the end of 100,000 issues: the agent\'s issue at 99,990 is found and the source is not truncated', async () => {
+  it("pages to the end of 100,000 issues: the agent's issue at 99,990 is found and the source is not truncated", async () => {
     const calls: number[] = [];
     const checked = await pageIssues(pages(100_000, 99_990, calls));
     expect(calls).toHaveLength(1000);
@@ -208,7 +216,19 @@ describe('evaluation is linear in tasks', () => {
     return { tasks: proxy, reads: () => reads };
   }
   const docsTasks = (n: number): Task[] =>
-    Array.from({ length: n }, (_, i) => ({ source: 'docs', id: `t${i}`, title: `t${i}`, status: i % 2 ? 'todo' : 'done', priority: 'normal', dependsOn: [`t${n - 1 - i}`, `t${(i * 7) % n}`], updatedAt: 0 }) as Task);
+    Array.from(
+      { length: n },
+      (_, i) =>
+        ({
+          source: 'docs',
+          id: `t${i}`,
+          title: `t${i}`,
+          status: i % 2 ? 'todo' : 'done',
+          priority: 'normal',
+          dependsOn: [`t${n - 1 - i}`, `t${(i * 7) % n}`],
+          updatedAt: 0,
+        }) as Task,
+    );
 
   it('reads each task a bounded number of times, however many tasks depend on others', () => {
     for (const n of [300, 3000]) {
@@ -227,7 +247,12 @@ describe('evaluation is linear in tasks', () => {
 });
 
 describe('fuzz: hostile records from every source, many seeds', () => {
-  const agent = { id: 'coo', stallAfterMs: 3_600_000, priority: 3, dispatch: ['openclaw', 'agent', '--agent', '{agent}', '--message', '{message}'] } as unknown as AgentSpec;
+  const agent = {
+    id: 'coo',
+    stallAfterMs: 3_600_000,
+    priority: 3,
+    dispatch: ['openclaw', 'agent', '--agent', '{agent}', '--message', '{message}'],
+  } as unknown as AgentSpec;
 
   it('no exception; every good record becomes a clean task; bad ones are skipped and counted', () => {
     for (let seed = 1; seed <= 300; seed++) {
@@ -242,7 +267,11 @@ describe('fuzz: hostile records from every source, many seeds', () => {
       const checkedIssues = checkRecords(issues.records, 'issue', checkIssue);
       const checkedCards = checkRecords(cards.records, 'card', checkCard);
       const checkedAgents = checkRecords(agents.records, 'agent', checkAgent);
-      for (const [checked, raw] of [[checkedIssues, issues], [checkedCards, cards], [checkedAgents, agents]] as const) {
+      for (const [checked, raw] of [
+        [checkedIssues, issues],
+        [checkedCards, cards],
+        [checkedAgents, agents],
+      ] as const) {
         expect(checked.items.length + checked.skippedCount, `seed ${seed}`).toBe(raw.records.length);
         const ids = new Set(checked.items.map((r) => r.id));
         for (const id of raw.goodIds) expect(ids.has(id), `seed ${seed}: ${id}`).toBe(true);

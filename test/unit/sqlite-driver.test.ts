@@ -53,6 +53,8 @@ describe('sqliteRuntime', () => {
   });
 
   it('refuses an unsafe SQLite with exit 69 and the fix', () => {
-    expect(() => sqliteRuntime({ CLAW_TEST_SQLITE_VERSION: '3.51.2' })).toThrow(expect.objectContaining({ exitCode: 69, message: expect.stringContaining('fixed in 3.51.3') }));
+    expect(() => sqliteRuntime({ CLAW_TEST_SQLITE_VERSION: '3.51.2' })).toThrow(
+      expect.objectContaining({ exitCode: 69, message: expect.stringContaining('fixed in 3.51.3') }),
+    );
   });
 });
