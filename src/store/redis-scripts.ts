@@ -25,16 +25,21 @@ local function rawTime()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 `;
-const clock = `${rawTime}
-local function clock(P)
+// The stored skew and high-water mark, or zeros when they are not sane times (an older claw's or a
+// broken value): one reading shared by the clock that writes and the peek that only reads.
+const clockState = `${rawTime}
+local function clockState(P)
   local raw = rawTime()
   local skew = tonumber(redis.call('GET', P .. 'clockskew') or '0') or 0
   local high = tonumber(redis.call('GET', P .. 'clock') or '0') or 0
-  if skew < 0 or skew > 315360000000 or high > raw + 315360000000 then
-    skew = 0
-    high = 0
-    redis.call('DEL', P .. 'clockskew')
-  end
+  if skew < 0 or skew > 315360000000 or high > raw + 315360000000 then return raw, 0, 0, true end
+  return raw, skew, high, false
+end
+`;
+const clock = `${clockState}
+local function clock(P)
+  local raw, skew, high, reset = clockState(P)
+  if reset then redis.call('DEL', P .. 'clockskew') end
   local now = raw + skew
   if now < high then
     redis.call('SET', P .. 'clockskew', high - raw)
@@ -44,15 +49,9 @@ local function clock(P)
   return now
 end
 `;
-const peek = `${rawTime}
+const peek = `${clockState}
 local function peek(P)
-  local raw = rawTime()
-  local skew = tonumber(redis.call('GET', P .. 'clockskew') or '0') or 0
-  local high = tonumber(redis.call('GET', P .. 'clock') or '0') or 0
-  if skew < 0 or skew > 315360000000 or high > raw + 315360000000 then
-    skew = 0
-    high = 0
-  end
+  local raw, skew, high = clockState(P)
   return math.max(raw + skew, high)
 end
 `;
