@@ -191,7 +191,8 @@ describe('an unsafe SQLite is refused at run time', () => {
 
 const isRoot = process.getuid?.() === 0;
 const canUnshare = isRoot && spawnSync('unshare', ['-m', 'true']).status === 0;
-const canSetpriv = isRoot && spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'true']).status === 0;
+// Another user must also be able to reach the checkout (a clone under a 0700 mktemp dir is not).
+const canSetpriv = isRoot && spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'test', '-r', clawBin]).status === 0;
 
 describe('file-system faults under the store: one line naming the path and the fix, exit 69', () => {
   const call = ['call', '--gateway', 't', '--', 'true'];
