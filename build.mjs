@@ -2,11 +2,11 @@
 // one file avoids the ESM loader and package look-ups on every start. `conf` stays an ES module,
 // imported only by `claw config`. The build succeeds without the optional better-sqlite3.
 import { build } from 'esbuild';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import Module from 'node:module';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { Script } from 'node:vm';
+import { resolve } from 'node:path';
+import { idleFleet } from './bench/idle-hour.mjs';
 
 // commander requires node:child_process at load time, only for executable subcommands, which
 // claw does not use. Loading it costs every cron start milliseconds: hand commander a lazy proxy.
@@ -79,31 +79,17 @@ for (const name of ['cron-parser', 'ioredis', 'conf', 'execa', 'chalk']) {
 
 if (!betterSqliteInstalled) writeFileSync('dist/better-sqlite3.cjs', betterSqlite);
 
-// The V8 code cache for dist/cli.cjs, made by running `claw status --json` on the example roster once (in throwaway
-// dirs, output discarded) so the functions a start needs are compiled into it. A cache holds for
-// one Node version only, so its name carries the version: bin/claw loads the one for the Node it
-// runs on, and writes it on its first run when it is missing (another Node) or rejected.
-const file = resolve('dist/cli.cjs');
-const script = new Script(Module.wrap(readFileSync(file, 'utf8')), {
-  filename: file,
-});
-const cli = { exports: {} };
-script.runInThisContext()(cli.exports, Module.createRequire(file), cli, file, resolve('dist'));
-const scratch = mkdtempSync(join(tmpdir(), 'claw-build-'));
-const quiet = { write: () => true, isTTY: false };
-await cli.exports.main(['status', '--json'], {
-  stdout: quiet,
-  stderr: quiet,
-  stdin: process.stdin,
-  env: {
-    PATH: process.env.PATH,
-    HOME: scratch,
-    CLAW_STATE_DIR: join(scratch, 'state'),
-    CLAW_CONFIG_DIR: join(scratch, 'config'),
-    CLAW_HEARTBEATS_DIR: resolve('heartbeats'),
-  },
-  cwd: scratch,
-  now: Date.now,
-});
-writeFileSync(`${file}.node-${process.version}-${process.arch}.cache`, script.createCachedData());
-rmSync(scratch, { recursive: true, force: true });
+// The V8 code caches for dist/cli.cjs, one per command (see bin/claw), made here for the Node that
+// builds by running what cron runs on the example fleet left idle, against the test fakes: `poll`,
+// then an idle `heartbeat` with a warm cache, then `status --json`. bin/claw writes each on the
+// command's first run (temp file and rename), so a cache holds exactly the functions that command
+// compiled. Best effort: a run that fails (Node 20 without better-sqlite3, say) leaves no cache,
+// and bin/claw makes one on the first run that can write dist/.
+const fleet = idleFleet();
+try {
+  for (const args of [['poll'], ['heartbeat', 'coo', '--no-splay'], ['status', '--json']]) {
+    spawnSync(process.execPath, [resolve('bin/claw'), ...args], { env: fleet.env, cwd: fleet.work, stdio: 'ignore' });
+  }
+} finally {
+  fleet.cleanup();
+}

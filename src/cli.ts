@@ -33,6 +33,9 @@ const registrations: [string, Register][] = [
   ['help', registerHelp],
 ];
 
+/** The commands, by name: bin/claw keeps a code cache for each. */
+export const commandNames: readonly string[] = registrations.map(([name]) => name);
+
 /** Only the command being run is built (cron starts claw constantly); help and errors get them all. */
 export function buildProgram(ctx: Context, argv: string[] = []): Command {
   const program = new Command('claw')

@@ -95,8 +95,8 @@ describe('supported Node versions', () => {
       const status = await run(node, ['status', '--json'], box.env);
       expect(status, node.version).toMatchObject({ code: 0, stderr: '' });
       expect(JSON.parse(status.stdout).gateways.find((g: { name: string }) => g.name === 't')).toMatchObject({ used: 1 });
-      // The first run on a Node writes its cache (when dist/ is writable); V8 takes it on the next start.
-      const cache = join(repoRoot, 'dist', `cli.cjs.node-${node.version}-${process.arch}.cache`);
+      // The first run of a command on a Node writes its cache (when dist/ is writable); V8 takes it on the next start.
+      const cache = join(repoRoot, 'dist', `cli.cjs.node-${node.version}-${process.arch}.status.cache`);
       expect(existsSync(cache), node.version).toBe(true);
       const check = spawnSync(
         node.path,
