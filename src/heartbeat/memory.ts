@@ -9,6 +9,11 @@ export async function readMemory(store: StateStore, agentId: string): Promise<Ag
   return stored ? (JSON.parse(stored) as AgentMemory) : emptyMemory();
 }
 
-export async function writeMemory(store: StateStore, agentId: string, memory: AgentMemory): Promise<void> {
-  await store.stateSet(memoryKey(agentId), JSON.stringify(memory));
+/**
+ * Stores the memory, unless it is `before` (the JSON of the memory the run started from): an idle
+ * agent's run usually changes nothing, and then costs no write.
+ */
+export async function writeMemory(store: StateStore, agentId: string, memory: AgentMemory, before?: string): Promise<void> {
+  const text = JSON.stringify(memory);
+  if (text !== before) await store.stateSet(memoryKey(agentId), text);
 }

@@ -114,9 +114,11 @@ async function check(
     agent,
   );
   const now = deps.clock();
+  const previous = await readMemory(store, agent.id);
+  const before = JSON.stringify(previous);
   const evaluation = evaluate(
     sources.flatMap((s) => s.tasks),
-    await readMemory(store, agent.id),
+    previous,
     { now, stallAfterMs: agent.stallAfterMs, known: Object.fromEntries(sources.map((s) => [s.source, s.known])) },
   );
   const degraded = sources.some((s) => s.state === 'unavailable' || s.state === 'stale' || s.state === 'degraded');
@@ -150,7 +152,7 @@ async function check(
   }
   if (!deps.dryRun) {
     await escalate(agent, deps, report, evaluation);
-    await writeMemory(store, agent.id, evaluation.memory);
+    await writeMemory(store, agent.id, evaluation.memory, before);
   }
   report.endedAt = new Date(deps.clock()).toISOString();
   return report;

@@ -179,6 +179,16 @@ export class RedisStore implements Store {
     await this.run.count(scope, counter, by);
   }
 
+  /** Tallies sent and not yet answered: close() waits for them. */
+  private readonly tallying = new Set<Promise<void>>();
+
+  tally(scope: string, counter: string, by = 1): void {
+    // A statistic: sent without waiting, and a failure to count it is not the caller's failure.
+    const sent = this.count(scope, counter, by).catch(() => undefined);
+    this.tallying.add(sent);
+    void sent.then(() => this.tallying.delete(sent));
+  }
+
   async gatewayState(gateway: Gateway): Promise<GatewayState> {
     const max = Number.isFinite(gateway.limit) ? gateway.limit + 1 : 0;
     const [now, used, times, waiters, blocked, counterList, info] = (await this.run.gatewayState(gateway.name, effectiveWindow(gateway), max)) as [
@@ -270,6 +280,7 @@ export class RedisStore implements Store {
   }
 
   async close(): Promise<void> {
+    await Promise.all(this.tallying);
     this.redis.disconnect();
   }
 }

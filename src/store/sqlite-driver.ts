@@ -332,6 +332,25 @@ function versionOf(connection: SqliteConnection): string {
   return (connection.prepare('select sqlite_version() as v').get() as { v: string }).v;
 }
 
+function probedVersion(probe: SqliteConnection): string {
+  try {
+    return versionOf(probe);
+  } finally {
+    probe.close();
+  }
+}
+
+/**
+ * The SQLite node:sqlite runs, when Node has it built in: then it is the version Node was built
+ * with. A Node built against the system's libsqlite3 (`--shared-sqlite`, as distributions do) runs
+ * whatever that library is today, so there it is asked (undefined here). Saves every start a
+ * throwaway database.
+ */
+function bundledSqliteVersion(): string | undefined {
+  const shared = (process.config.variables as { node_shared_sqlite?: unknown }).node_shared_sqlite;
+  return shared === false ? process.versions.sqlite : undefined;
+}
+
 /**
  * node:sqlite when the runtime has it and its SQLite is safe, else better-sqlite3 when it loads and
  * is safe, else UnavailableError (exit 69) with one line naming the fix. Test hooks:
@@ -355,9 +374,7 @@ function choose(env: Env): Choice {
       reasons.push(module);
     } else {
       const open = (file: string, timeoutMs: number, readOnly?: boolean) => new NodeConnection(module, file, timeoutMs, readOnly);
-      const probe = open(':memory:', 0);
-      const version = pretend ?? versionOf(probe);
-      probe.close();
+      const version = pretend ?? bundledSqliteVersion() ?? probedVersion(open(':memory:', 0));
       if (isSafeSqliteVersion(version)) return remember(key, { driver: 'node:sqlite', sqliteVersion: version, open });
       reasons.push(unsafe(`node:sqlite in Node ${process.version}`, version));
     }

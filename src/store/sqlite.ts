@@ -207,10 +207,23 @@ export class SqliteStore implements Store {
     return err instanceof Error ? err : new Error(String(err));
   }
 
-  /** Runs `fn` in one IMMEDIATE transaction, with the store clock read inside it. */
+  /**
+   * Runs `fn` in one IMMEDIATE transaction, with the store clock read inside it. Pending tallies are
+   * committed in the same transaction: an idle heartbeat's three cache hits cost no write of their own.
+   */
   private write<T>(fn: (now: number) => T): T {
+    const tallies = [...this.tallies.values()];
+    this.tallies.clear();
     try {
-      return retryWhileBusy(() => this.db.transaction(() => fn(this.advanceClock())).immediate());
+      return retryWhileBusy(() =>
+        this.db
+          .transaction(() => {
+            const now = this.advanceClock();
+            for (const t of tallies) this.bump(t.scope, t.name, t.by);
+            return fn(now);
+          })
+          .immediate(),
+      );
     } catch (err) {
       throw this.storeError(err);
     }
@@ -440,6 +453,16 @@ export class SqliteStore implements Store {
     this.write(() => this.bump(scope, counter, by));
   }
 
+  /** Tallies not committed yet, by scope and counter: they ride on the next write (see write()). */
+  private readonly tallies = new Map<string, { scope: string; name: string; by: number }>();
+
+  tally(scope: string, counter: string, by = 1): void {
+    const key = `${scope}\0${counter}`;
+    const pending = this.tallies.get(key);
+    if (pending) pending.by += by;
+    else this.tallies.set(key, { scope, name: counter, by });
+  }
+
   async gatewayState(gateway: Gateway): Promise<GatewayState> {
     return this.read(() => {
       const now = this.readNow();
@@ -485,8 +508,8 @@ export class SqliteStore implements Store {
   }
 
   async cacheGet(key: string): Promise<(CacheEntry & { now: number }) | undefined> {
-    const now = await this.now();
     return this.read(() => {
+      const now = this.readNow();
       const row = this.stmt(`select key, category, value, stored_at, expires_at from cache where key = ? and keep_until > ?`).get(key, now) as
         { key: string; category: string; value: string; stored_at: number; expires_at: number } | undefined;
       return row && { key: row.key, category: row.category, value: row.value, storedAt: row.stored_at, expiresAt: row.expires_at, now };
@@ -544,8 +567,8 @@ export class SqliteStore implements Store {
   }
 
   async leaseHolder(name: string): Promise<{ owner: string; expiresAt: number } | undefined> {
-    const now = await this.now();
     return this.read(() => {
+      const now = this.readNow();
       const row = this.stmt(`select owner, expires_at from leases where name = ? and expires_at > ?`).get(name, now) as
         { owner: string; expires_at: number } | undefined;
       return row && { owner: row.owner, expiresAt: row.expires_at };
@@ -631,6 +654,10 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    this.db.close();
+    try {
+      if (this.tallies.size > 0) this.write(() => undefined);
+    } finally {
+      this.db.close();
+    }
   }
 }

@@ -118,6 +118,11 @@ export interface LimitStore extends StoreClock {
 
 export interface CounterStore {
   count(scope: string, counter: CounterName, by?: number): Promise<void>;
+  /**
+   * Adds to a statistic that may be lost if the process is killed first (cache hits and misses): it
+   * is committed with the store's next write, or at close, instead of costing a write of its own.
+   */
+  tally(scope: string, counter: CounterName, by?: number): void;
   counters(scope: string): Promise<Record<string, number>>;
 }
 

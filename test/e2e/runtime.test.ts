@@ -110,6 +110,9 @@ describe('supported Node versions', () => {
         { encoding: 'utf8' },
       );
       expect(check.stdout, node.version).toBe('false');
+      // A typo is no command: it gets no cache file of its own.
+      expect((await run(node, ['heartbaet', 'coo'], box.env)).code, node.version).toBe(64);
+      expect(existsSync(join(repoRoot, 'dist', `cli.cjs.node-${node.version}-${process.arch}.heartbaet.cache`)), node.version).toBe(false);
     }
   });
 

@@ -7,6 +7,7 @@ import { countRounds, dispatchPriority, emptyMemory, evaluate } from '../../src/
 import { crontabBlock, replaceBlock, blockStart, blockEnd } from '../../src/cron/crontab';
 import { fillTemplate } from '../../src/heartbeat/dispatch';
 import { splayDelay } from '../../src/heartbeat/run';
+import { writeMemory } from '../../src/heartbeat/memory';
 import type { Task } from '../../src/sources/types';
 
 describe('todo docs (Obsidian Tasks syntax)', () => {
@@ -28,6 +29,11 @@ describe('todo docs (Obsidian Tasks syntax)', () => {
       ['TODO.md#cancelled-thing', 'Cancelled thing', 'done', 'low', []],
       ['TODO.md#star-bullet', 'Star bullet', 'todo', 'urgent', []],
     ]);
+  });
+
+  it('gives a task without an id the same slug whatever its script: ASCII, accented, CJK', () => {
+    const tasks = parseTasks(['- [ ] Draft the Q3 review!', '- [ ] Préparer la revue -- Q3', '- [ ] 审核 Q3 预算', '- [ ] ...'].join('\n'), 'TODO.md', 0);
+    expect(tasks.map((t) => t.id)).toEqual(['TODO.md#draft-the-q3-review', 'TODO.md#préparer-la-revue-q3', 'TODO.md#审核-q3-预算', 'TODO.md#']);
   });
 
   it('matches the default globs', () => {
@@ -133,6 +139,18 @@ describe('evaluate', () => {
     expect(dispatchPriority(3, views(['low', 'high']))).toBe(2);
     expect(dispatchPriority(2, views(['low']))).toBe(2);
     expect(dispatchPriority(4, views([]))).toBe(4);
+  });
+
+  it("stores an agent's memory only when the run changed it (an idle run writes nothing)", async () => {
+    const writes: string[] = [];
+    const store = { stateGet: async () => undefined, stateSet: async (_key: string, value: string) => void writes.push(value) };
+    const tasks: Task[] = [{ source: 'docs', id: 'a', title: 'A', status: 'todo', priority: 'normal', dependsOn: [], updatedAt: 0 }];
+    const first = evaluate(tasks, emptyMemory(), { now: 0, stallAfterMs: 1000, known: {} }).memory;
+    await writeMemory(store, 'coo', first, JSON.stringify(emptyMemory()));
+    expect(writes).toEqual([JSON.stringify(first)]);
+    const again = evaluate(tasks, JSON.parse(writes[0]!), { now: 10, stallAfterMs: 1000, known: {} }).memory;
+    await writeMemory(store, 'coo', again, writes[0]);
+    expect(writes).toHaveLength(1);
   });
 
   it('counts a round per dispatched task: warns once at warnAt, pauses at maxRounds, and marks a recovery', () => {

@@ -2,6 +2,7 @@
 // names node:sqlite's numeric codes become (the store reads names such as SQLITE_BUSY).
 import { describe, expect, it } from 'vitest';
 import { isSafeSqliteVersion, sqliteCodeName, sqliteRuntime } from '../../src/store/sqlite-driver';
+import Database from '../helpers/sqlite-db.cjs';
 
 describe('isSafeSqliteVersion: the WAL-reset bug (3.7.0 to 3.51.2; fixed in 3.51.3, backported to 3.50.7 and 3.44.6)', () => {
   const cases: [string, boolean][] = [
@@ -50,6 +51,15 @@ describe('sqliteRuntime', () => {
     const runtime = sqliteRuntime({});
     expect(runtime.driver).toBe(Number(process.versions.node.split('.')[0]) >= 22 ? 'node:sqlite' : 'better-sqlite3');
     expect(isSafeSqliteVersion(runtime.sqliteVersion)).toBe(true);
+  });
+
+  it('names the SQLite a database of that driver runs (not the one Node says it was built with, unless it is built in)', () => {
+    const db = new Database(':memory:');
+    try {
+      expect(sqliteRuntime({}).sqliteVersion).toBe((db.prepare('select sqlite_version() v').get() as { v: string }).v);
+    } finally {
+      db.close();
+    }
   });
 
   it('refuses an unsafe SQLite with exit 69 and the fix', () => {

@@ -1,0 +1,69 @@
+// Statistics counted with `tally` (cache hits, misses, stale answers): exact once the store is closed,
+// and on SQLite no write of their own (an idle heartbeat's three cache hits ride on its next write).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SqliteStore } from '../../src/store/sqlite';
+import { RedisStore } from '../../src/store/redis';
+import type { Store } from '../../src/store/types';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function sqliteDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'claw-tally-'));
+  dirs.push(dir);
+  return dir;
+}
+
+const stores: [string, () => Promise<{ open: () => Promise<Store> }>][] = [
+  [
+    'SqliteStore',
+    async () => {
+      const dir = sqliteDir();
+      return { open: async () => new SqliteStore({ dir, clock: Date.now }) };
+    },
+  ],
+];
+if (process.env.CLAW_TEST_REDIS_URL) {
+  stores.push([
+    'RedisStore',
+    async () => {
+      const prefix = `claw-tally:${process.pid}:${Date.now()}:`;
+      return { open: () => RedisStore.connect({ url: process.env.CLAW_TEST_REDIS_URL!, prefix }) };
+    },
+  ]);
+}
+
+describe.each(stores)('tally on %s', (_name, setUp) => {
+  it('counts every tally of every process exactly, once each store is closed', async () => {
+    const { open } = await setUp();
+    const [a, b] = [await open(), await open()];
+    for (let i = 0; i < 5; i++) a.tally('cache', 'cacheHits');
+    b.tally('cache', 'cacheHits', 2);
+    b.tally('cache', 'cacheMisses');
+    await a.close();
+    await b.close();
+    const reader = await open();
+    expect(await reader.counters('cache')).toMatchObject({ cacheHits: 7, cacheMisses: 1 });
+    await reader.close();
+  });
+});
+
+describe('tally on SqliteStore', () => {
+  it('costs no write of its own: it is committed with the next write', async () => {
+    const dir = sqliteDir();
+    const writer = new SqliteStore({ dir, clock: Date.now });
+    const reader = new SqliteStore({ dir, clock: Date.now });
+    writer.tally('cache', 'cacheHits');
+    writer.tally('cache', 'cacheHits');
+    expect(await reader.counters('cache')).toEqual({});
+    await writer.stateSet('k', 'v');
+    expect(await reader.counters('cache')).toEqual({ cacheHits: 2 });
+    await writer.close();
+    await reader.close();
+  });
+});
