@@ -426,6 +426,9 @@ export function openDatabase(file: string, options: OpenOptions): SqliteConnecti
   const guard = new JournalGuard(file);
   guard.refuseIfSplit(() => othersHold(choice, file));
   const connection = choice.open(file, options.timeoutMs);
+  // -wal/-shm outlive the process (see closeKeepingJournal): SQLite's own checkpoint keeps the WAL
+  // short, which bounds what the next process to open the store reads to rebuild its index.
+  connection.exec(`pragma wal_autocheckpoint = ${walCheckpointPages}; pragma journal_size_limit = ${walSizeLimitBytes}`);
   // This process still sees what the processes before the deletion wrote (the deleted -wal is open
   // here): copy it into claw.db, which was not deleted, so the processes after it see it too.
   const rescue = () => {
@@ -455,10 +458,43 @@ export function openDatabase(file: string, options: OpenOptions): SqliteConnecti
       },
     }),
     close: () => {
-      if (guard.moved()) rescue();
-      connection.close();
+      if (guard.moved()) {
+        rescue();
+        connection.close();
+      } else {
+        closeKeepingJournal(choice, file, connection);
+      }
     },
   };
+}
+
+/** The WAL is checkpointed by whichever write takes it past this many pages (SQLite's default is 1,000: ~4 MB to read at every start). */
+const walCheckpointPages = 128;
+/** A checkpointed WAL file is cut back to this size (it keeps its largest size otherwise). */
+const walSizeLimitBytes = 1024 * 1024;
+
+/**
+ * Closes the store's connection without what SQLite does when the last connection to a WAL
+ * database closes: a checkpoint (two fsyncs) and deleting -wal and -shm, which the next process
+ * makes again (and syncs), after first checking that no process still holds deleted ones
+ * (JournalGuard.refuseIfSplit). A read-only connection that has read the store is open while it
+ * closes, so it is not the last; closing last itself, the read-only one cannot take the lock a
+ * checkpoint needs. The files stay, as they are while any claw process runs. On any failure here
+ * the connection is closed the usual way.
+ */
+function closeKeepingJournal(choice: Choice, file: string, connection: SqliteConnection): void {
+  let keeper: SqliteConnection | undefined;
+  try {
+    keeper = choice.open(file, 0, true);
+    keeper.prepare('select count(*) from sqlite_master').get();
+  } catch {
+    // another process is rebuilding the WAL index, or the file cannot be opened read-only: close as usual
+  }
+  try {
+    connection.close();
+  } finally {
+    keeper?.close();
+  }
 }
 
 class JournalMovedError extends UnavailableError {}
@@ -546,9 +582,9 @@ function isWalDatabase(file: string): boolean {
 /**
  * Whether any other process has `file` open (holds SQLite's shared lock on it): a connection in
  * exclusive locking mode must take SQLite's exclusive lock to read, and with no busy timeout it
- * fails at once when anyone else holds the file. Used only when the -wal/-shm are missing (a
- * first start after a quiet spell, or a deletion), and it keeps its WAL index in memory, so it
- * touches no -shm.
+ * fails at once when anyone else holds the file. Used only when the -wal/-shm are missing (a new
+ * store, one last closed by an older claw, or a deletion), and it keeps its WAL index in memory, so
+ * it touches no -shm.
  */
 function othersHold(choice: Choice, file: string): boolean {
   let probe: SqliteConnection | undefined;
