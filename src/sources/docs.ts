@@ -77,8 +77,21 @@ const priorityByEmoji: [string, PriorityName][] = [
 ];
 // dotAll: a U+2028 inside a title is text (cleaned later), not the end of the line.
 const taskLine = /^\s*[-*+] \[([ /xX-])\] (.+)$/s;
-// Obsidian Tasks fields: emoji then a value (dates, recurrence) stripped from the title.
-const fieldPattern = /\s*(?:🆔\s*[\w-]+|⛔\s*[\w-]+(?:\s*,\s*[\w-]+)*|[📅⏳🛫➕✅❌]\s*\d{4}-\d{2}-\d{2}|🔁\s*[^📅⏳🛫➕✅❌🆔⛔]*|🔺|⏫|🔼|🔽|⏬)/gu;
+// Obsidian Tasks fields: emoji then a value (dates, recurrence) stripped from the title. The
+// patterns are built from strings: a regular expression literal with emoji in it would make the
+// whole bundle a two-byte string, read and kept at twice the size on every start.
+const idMark = '🆔';
+const dependsMark = '⛔';
+const dateMarks = '📅⏳🛫➕✅❌';
+const repeatMark = '🔁';
+const fieldPattern = new RegExp(
+  String.raw`\s*(?:${idMark}\s*[\w-]+|${dependsMark}\s*[\w-]+(?:\s*,\s*[\w-]+)*|[${dateMarks}]\s*\d{4}-\d{2}-\d{2}|${repeatMark}\s*[^${dateMarks}${idMark}${dependsMark}]*|` +
+    priorityByEmoji.map(([emoji]) => emoji).join('|') +
+    ')',
+  'gu',
+);
+const idField = new RegExp(String.raw`${idMark}\s*([\w-]+)`, 'u');
+const dependsField = new RegExp(String.raw`${dependsMark}\s*([\w-]+(?:\s*,\s*[\w-]+)*)`, 'u');
 
 function slug(text: string): string {
   const lower = text.toLowerCase();
@@ -125,8 +138,8 @@ export function parseTasks(text: string, file: string, mtime: number): Task[] {
     const match = taskLine.exec(line);
     if (!match) continue;
     const body = match[2]!;
-    const id = /🆔\s*([\w-]+)/u.exec(body)?.[1];
-    const deps = /⛔\s*([\w-]+(?:\s*,\s*[\w-]+)*)/u.exec(body)?.[1];
+    const id = idField.exec(body)?.[1];
+    const deps = dependsField.exec(body)?.[1];
     const title = cleanText(body.replace(fieldPattern, ''));
     tasks.push({
       source: 'docs',
