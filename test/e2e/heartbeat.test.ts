@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { finished, runClaw, startClaw, statusJson, stores, waitFor } from '../helpers/claw';
 import { running } from '../helpers/processes';
-import { fleet, isAgentList, isDispatch, isIssueList, isNotify, isWorkboardList, multicaIssue } from '../helpers/fleet';
+import { fleet, fleetAgents, isAgentList, isDispatch, isIssueList, isNotify, isWorkboardList, multicaIssue, workboardCard } from '../helpers/fleet';
 
 const heartbeat = (agent: string, ...extra: string[]) => ['heartbeat', agent, '--no-splay', ...extra];
 const tempDir = () => mkdtempSync(join(tmpdir(), 'claw-pid-'));
@@ -26,24 +26,7 @@ describe.each(stores)('claw heartbeat (%s store)', (store) => {
 
   it('15 heartbeats started at once on a cold cache make one issue list, one agent list and one workboard list in total', async () => {
     const f = fleet({ store, env: { FAKE_DELAY_MS: '1500' } });
-    const agents = [
-      'coo',
-      'secretary',
-      'opengineer',
-      'projectmanager',
-      'costcodev',
-      'productmanager',
-      'architect',
-      'designer',
-      'contentspecialist',
-      'cvexpert',
-      'prompt-engineer',
-      'mediaspecialist',
-      'taobaospecialist',
-      'marketanalysis',
-      'lawyer',
-    ];
-    const results = await Promise.all(agents.map((a) => finished(startClaw(heartbeat(a, '--json'), f.env))));
+    const results = await Promise.all(fleetAgents.map((a) => finished(startClaw(heartbeat(a, '--json'), f.env))));
     expect(results.map((r) => r.code)).toEqual(Array(15).fill(0));
     expect(results.map((r) => JSON.parse(r.stdout).outcome)).toEqual(Array(15).fill('idle'));
     expect(f.calls(isIssueList)).toHaveLength(1);
@@ -107,21 +90,7 @@ describe.each(stores)('claw heartbeat (%s store)', (store) => {
 
   it("workboard cards blocked_by an unfinished card wait; archived cards and other agents' cards are ignored", async () => {
     const f = fleet({ store, agents: ['secretary'] });
-    const card = (id: string, fields: Record<string, unknown>) => ({
-      id,
-      title: id,
-      notes: '',
-      status: 'ready',
-      priority: 'normal',
-      labels: [],
-      agentId: 'secretary',
-      position: 1,
-      createdAt: 1,
-      updatedAt: Date.now(),
-      startedAt: null,
-      metadata: {},
-      ...fields,
-    });
+    const card = (id: string, fields: Record<string, unknown>) => workboardCard(id, { agentId: 'secretary', ...fields });
     f.setCards([
       card('draft-faq', { metadata: { links: [{ id: 'l1', type: 'blocked_by', targetCardId: 'outline', createdAt: 1 }] } }),
       card('outline', { status: 'running', agentId: 'designer' }),

@@ -7,24 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { finished, runClaw, startClaw, statusJson, stores, waitFor } from '../helpers/claw';
-import { fleet, isDispatch, isNotify, isWorkboardList } from '../helpers/fleet';
+import { fleet, isDispatch, isNotify, isWorkboardList, workboardCard as card } from '../helpers/fleet';
 
 const heartbeat = (agent: string, ...extra: string[]) => ['heartbeat', agent, '--no-splay', ...extra];
-const card = (id: string, fields: Record<string, unknown> = {}) => ({
-  id,
-  title: id,
-  notes: '',
-  status: 'ready',
-  priority: 'normal',
-  labels: [],
-  agentId: 'coo',
-  position: 1,
-  createdAt: 1,
-  updatedAt: Date.now(),
-  startedAt: null,
-  metadata: {},
-  ...fields,
-});
+const notifyFeishu = ['openclaw', 'message', 'send', '--channel', 'feishu', '--target', 'ops', '--message', '{message}'];
 const alive = (pid: number) => {
   try {
     process.kill(pid, 0);
@@ -35,6 +21,20 @@ const alive = (pid: number) => {
 };
 
 describe.each(stores)("openclaw's own words (%s store)", (store) => {
+  // coo with one task nobody claims and one round for it: its first run escalates, through `notify`, to a
+  // feishu channel that is unavailable.
+  const escalating = (notify: string[]) => {
+    const f = fleet({
+      store,
+      agents: ['coo'],
+      defaults: { workboard: false },
+      agentOverrides: { coo: { notify, maxRounds: 1 } },
+      env: { FAKE_OPENCLAW_FAIL: 'channel-unavailable' },
+    });
+    f.writeTodo('coo', '- [ ] A task nobody claims\n');
+    return f;
+  };
+
   it("a failing source or dispatch reports openclaw's reason, never its last advice line", async () => {
     // The fake runs on the first `node` on PATH, as the real one does (its shebang is `#!/usr/bin/env node`).
     const pathNode = execFileSync('node', ['-p', 'process.versions.node'], { encoding: 'utf8' }).trim();
@@ -152,15 +152,7 @@ describe.each(stores)("openclaw's own words (%s store)", (store) => {
   });
 
   it('a failed escalation is retried on later runs, up to 5 attempts, and shows in status until it is sent', async () => {
-    const notify = ['openclaw', 'message', 'send', '--channel', 'feishu', '--target', 'ops', '--message', '{message}', '--json'];
-    const f = fleet({
-      store,
-      agents: ['coo'],
-      defaults: { workboard: false },
-      agentOverrides: { coo: { notify, maxRounds: 1 } },
-      env: { FAKE_OPENCLAW_FAIL: 'channel-unavailable' },
-    });
-    f.writeTodo('coo', '- [ ] A task nobody claims\n');
+    const f = escalating([...notifyFeishu, '--json']);
     const run = async (env = f.env) => JSON.parse((await runClaw(heartbeat('coo', '--json'), env)).stdout);
     const first = await run();
     expect(first.notifications).toEqual([
@@ -200,15 +192,7 @@ describe.each(stores)("openclaw's own words (%s store)", (store) => {
   });
 
   it('a notify that keeps failing is tried 5 times in all, then given up and still shown', async () => {
-    const notify = ['openclaw', 'message', 'send', '--channel', 'feishu', '--target', 'ops', '--message', '{message}'];
-    const f = fleet({
-      store,
-      agents: ['coo'],
-      defaults: { workboard: false },
-      agentOverrides: { coo: { notify, maxRounds: 1 } },
-      env: { FAKE_OPENCLAW_FAIL: 'channel-unavailable' },
-    });
-    f.writeTodo('coo', '- [ ] A task nobody claims\n');
+    const f = escalating(notifyFeishu);
     const errors: string[] = [];
     for (let i = 0; i < 7; i++) {
       const report = JSON.parse((await runClaw(heartbeat('coo', '--json'), f.env)).stdout);

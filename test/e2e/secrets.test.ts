@@ -4,7 +4,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runClaw, sandbox } from '../helpers/claw';
-import { fleet } from '../helpers/fleet';
+import { fleet, workboardCard } from '../helpers/fleet';
 
 const nvidiaKey = 'nvapi-TESTKEY-0123456789abcdef';
 const mineKey = 'mine-secret-98765432';
@@ -42,22 +42,7 @@ describe('secrets from children and task data', () => {
       join(f.heartbeatsDir, 'coo.json'),
       JSON.stringify({ id: 'coo', schedule: '*/10 * * * *', dispatch: [dispatch, '{message}'], notify: [notify, '{message}'] }),
     );
-    f.setCards([
-      {
-        id: 'card-1',
-        title: `Rotate ${mineKey} soon`,
-        notes: '',
-        status: 'ready',
-        priority: 'normal',
-        labels: [],
-        agentId: 'coo',
-        position: 1,
-        createdAt: 1,
-        updatedAt: Date.now(),
-        startedAt: null,
-        metadata: {},
-      },
-    ]);
+    f.setCards([workboardCard('card-1', { title: `Rotate ${mineKey} soon` })]);
     f.writeTodo('coo', `- [ ] Check that ${nvidiaKey} works\n`);
 
     const outputs: [string, string][] = [];

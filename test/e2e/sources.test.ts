@@ -20,6 +20,17 @@ async function beat(f: Fleet, agent: string, ...extra: string[]): Promise<any> {
 
 const messageOf = (argv: string[]) => argv[argv.indexOf('--message') + 1]!;
 
+/** `count` issues of one assignee, all done but the one at `todoAt`: small records keep many fake pages quick, and hold every field claw reads. */
+const smallIssues = (count: number, assignee: string, todoAt = -1) =>
+  Array.from({ length: count }, (_, i) => ({
+    id: `id-${i}`,
+    identifier: `MUL-${i}`,
+    title: `t${i}`,
+    status: i === todoAt ? 'todo' : 'done',
+    assignee_type: 'agent',
+    assignee_id: assignee,
+  }));
+
 describe('hostile source data', () => {
   it('a NUL, escape sequence or BEL in a task title (docs and Multica) is cleaned: the run dispatches and is recorded', async () => {
     const f = fleet({ agents: ['coo'] });
@@ -124,15 +135,7 @@ describe('hostile source data', () => {
 
   it("pages past 100 pages of Multica issues: the agent's issue on page 101 is found", async () => {
     const f = fleet({ agents: ['coo'] });
-    // Small records keep 101 fake calls quick; the fields claw reads are all there.
-    const issues = Array.from({ length: 10_050 }, (_, i) => ({
-      id: `id-${i}`,
-      identifier: `MUL-${i}`,
-      title: `t${i}`,
-      status: 'done',
-      assignee_type: 'agent',
-      assignee_id: cooId,
-    }));
+    const issues = smallIssues(10_050, cooId);
     issues[10_040] = { ...issues[10_040]!, status: 'todo', title: 'The one on page 101' };
     f.setIssues(issues);
     const report = await beat(f, 'coo', '--dry-run');
@@ -143,16 +146,7 @@ describe('hostile source data', () => {
 
   it('past the paging bound Multica is reported degraded ("truncated"), never "ok"; a server that never ends is stopped', async () => {
     const f = fleet({ agents: ['coo'], env: { CLAW_TEST_MULTICA_MAX_PAGES: '2' } });
-    f.setIssues(
-      Array.from({ length: 250 }, (_, i) => ({
-        id: `id-${i}`,
-        identifier: `MUL-${i}`,
-        title: `t${i}`,
-        status: i === 50 ? 'todo' : 'done',
-        assignee_type: 'agent',
-        assignee_id: cooId,
-      })),
-    );
+    f.setIssues(smallIssues(250, cooId, 50));
     const report = await beat(f, 'coo', '--dry-run');
     expect(f.calls(isIssueList)).toHaveLength(2);
     expect(report.outcome).toBe('degraded');
@@ -192,16 +186,7 @@ describe('hostile source data', () => {
   it('paging that outlasts one source timeout keeps its refresh lease: a second heartbeat waits instead of paging again', async () => {
     // sourceTimeout 2s: the refresh lease is 2 × 2 s + 5 s = 9 s; eight pages at 1.5 s each take 12 s.
     const f = fleet({ agents: ['coo', 'secretary'], defaults: { sourceTimeout: '2s', workboard: undefined }, env: { FAKE_DELAY_MS: '1500' } });
-    f.setIssues(
-      Array.from({ length: 750 }, (_, i) => ({
-        id: `id-${i}`,
-        identifier: `MUL-${i}`,
-        title: `t${i}`,
-        status: i === 700 ? 'todo' : 'done',
-        assignee_type: 'agent',
-        assignee_id: secretaryId,
-      })),
-    );
+    f.setIssues(smallIssues(750, secretaryId, 700));
     const first = runClaw(heartbeat('coo', '--dry-run'), f.env);
     await new Promise((r) => setTimeout(r, 1000));
     const [a, b] = await Promise.all([first, runClaw(heartbeat('secretary', '--dry-run'), f.env)]);

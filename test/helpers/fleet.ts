@@ -19,6 +19,8 @@ export const fleet15 = {
     'lawyer',
   ],
 };
+/** The whole example roster, in the order `fleet()` writes it: the ten-minute agents, then the fifteen-minute ones. */
+export const fleetAgents: readonly string[] = [...fleet15.ten, ...fleet15.fifteen];
 
 export interface Invocation {
   /** multica-child: a process the hanging fake multica started. */
@@ -51,7 +53,7 @@ export function fleet(
     store?: StoreKind;
   } = {},
 ): Fleet {
-  const agents = options.agents ?? [...fleet15.ten, ...fleet15.fifteen];
+  const agents = options.agents ?? fleetAgents;
   const box = sandbox({}, options.store);
   const heartbeatsDir = join(box.root, 'heartbeats');
   const data = join(box.root, 'fake-data');
@@ -150,6 +152,25 @@ export function multicaIssue(fields: Record<string, unknown>): Record<string, un
     title: 'Q3 cost report',
     updated_at: '2026-08-21T10:00:00Z',
     workspace_id: workspaceId,
+    ...fields,
+  };
+}
+
+/** A WorkBoard card as `openclaw workboard list --json` prints it: ready, normal priority, coo's, no links. */
+export function workboardCard(id: string, fields: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    id,
+    title: id,
+    notes: '',
+    status: 'ready',
+    priority: 'normal',
+    labels: [],
+    agentId: 'coo',
+    position: 1,
+    createdAt: 1,
+    updatedAt: Date.now(),
+    startedAt: null,
+    metadata: {},
     ...fields,
   };
 }

@@ -1,6 +1,6 @@
 // Seeded generators of hostile source data: nulls, wrong types, control characters, huge strings,
 // prototype keys, mixed with good records that must survive.
-import { multicaIssue } from './fleet';
+import { multicaIssue, workboardCard } from './fleet';
 
 /** mulberry32: a small seeded PRNG, so a failing seed can be replayed. */
 export function prng(seed: number): () => number {
@@ -89,21 +89,7 @@ export const agentFields = ['id', 'name', 'model', 'archived_at'];
 export const cardFields = ['id', 'title', 'status', 'priority', 'agentId', 'updatedAt', 'metadata', 'metadata.links', 'metadata.claim', 'metadata.archivedAt'];
 
 export function goodCard(id: string, agentId: string, fields: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    id,
-    title: `Card ${id}`,
-    notes: '',
-    status: 'ready',
-    priority: 'high',
-    labels: [],
-    agentId,
-    position: 1,
-    createdAt: 1,
-    updatedAt: Date.now(),
-    startedAt: null,
-    metadata: { links: [] },
-    ...fields,
-  };
+  return workboardCard(id, { title: `Card ${id}`, priority: 'high', agentId, metadata: { links: [] }, ...fields });
 }
 
 export function goodIssue(id: string, assignee: string, fields: Record<string, unknown> = {}): Record<string, unknown> {
