@@ -16,6 +16,20 @@ export function monotonicMs(): number {
   return Number(process.hrtime.bigint() / 1_000_000n);
 }
 
+declare const require: ((id: string) => unknown) | undefined;
+
+/**
+ * A Node built-in module (node:tty, node:sqlite, node:http ...) loaded when first asked for;
+ * undefined when this Node has none of that name. Not through createRequire: loading node:module
+ * for it would cost every start that reaches the module asking (on Node 20, the ESM loader too).
+ */
+export function builtinModule<T>(id: string): T | undefined {
+  const get = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
+  if (typeof get === 'function') return get(id) as T | undefined;
+  // Node 20 before 20.16, where only the CommonJS bundle runs: it has require.
+  return require!(id) as T;
+}
+
 /** Whether a process with this pid exists on this host (signal 0; EPERM: it exists, owned by another user). */
 export function pidAlive(pid: number): boolean {
   try {

@@ -1,9 +1,9 @@
 // What the outside world provides, injected so tests can pass fakes.
 import { readlinkSync, writeSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { knownSecrets } from './config/config.js';
 import { redactBytes, redactSecrets } from './redact.js';
 import { execaRunner, type ProcessRunner } from './process/runner.js';
+import { builtinModule } from './host.js';
 export interface Output {
   write(text: string | Uint8Array): unknown;
   isTTY?: boolean;
@@ -41,7 +41,7 @@ function isTerminal(fd: number): boolean {
       // no /proc: ask node:tty below
     }
   }
-  return (createRequire(import.meta.url)('node:tty') as typeof import('node:tty')).isatty(fd);
+  return builtinModule<typeof import('node:tty')>('node:tty')!.isatty(fd);
 }
 
 /**

@@ -1,8 +1,8 @@
 // One OpenAI-style chat completion against a gateway's baseUrl.
-import { createRequire } from 'node:module';
 import { ClawError, ConfigError, ExitCode, TempFailError, UnavailableError } from '../errors.js';
 import { formatDuration } from '../duration.js';
 import { parseRetryAfter, type RetryAfter } from '../limiter/backoff.js';
+import { builtinModule } from '../host.js';
 
 export interface ChatRequest {
   url: string;
@@ -52,7 +52,7 @@ class RequestTimeout extends Error {}
  */
 function send(request: ChatRequest): Promise<RawResponse> {
   const target = new URL(request.url);
-  const lib = createRequire(import.meta.url)(target.protocol === 'https:' ? 'node:https' : 'node:http') as typeof import('node:http');
+  const lib = builtinModule<typeof import('node:http')>(target.protocol === 'https:' ? 'node:https' : 'node:http')!;
   const body = Buffer.from(JSON.stringify(request.body));
   return new Promise((resolve, reject) => {
     const req = lib.request(

@@ -6,7 +6,6 @@ import { sleep } from '../io.js';
 import { priorities, priorityName, type PriorityRank } from '../priority.js';
 import type { ClawConfig } from '../config/config.js';
 import { decide, freeSlots } from '../limiter/admission.js';
-import { createRequire } from 'node:module';
 import { backoffDelay, type BackoffPolicy, type RetryAfter } from '../limiter/backoff.js';
 import { modelIdOf, resolveGateway, type Gateway } from '../limiter/gateways.js';
 import { admitCall, defaultMaxWait, fallbackFor, startWindow, type CallAdmission, type WaitProgress } from '../limiter/limiter.js';
@@ -14,7 +13,7 @@ import type { Store } from '../store/types.js';
 import { findExecutable, runCommand } from './command.js';
 import { postChat, redact, replyText } from './http.js';
 import { quotaBlock } from '../proxy/blocks.js';
-import { ownPid } from '../host.js';
+import { builtinModule, ownPid } from '../host.js';
 import { writeJson } from '../output/json.js';
 
 export type CallTarget =
@@ -48,7 +47,7 @@ interface Attempt {
 function blockOrigin(gateway: string, env: NodeJS.ProcessEnv): string {
   let host = env.HOSTNAME ?? '';
   try {
-    host = (createRequire(import.meta.url)('node:os') as typeof import('node:os')).hostname();
+    host = builtinModule<typeof import('node:os')>('node:os')!.hostname();
   } catch {
     // keep HOSTNAME
   }

@@ -6,9 +6,9 @@
 // Whichever library it is, its SQLite must not have the WAL-reset bug (3.7.0 to 3.51.2, fixed in
 // 3.51.3 and the backports 3.50.7 and 3.44.6): many claw processes write one WAL database, which is
 // exactly when that bug corrupts it. The version is checked at run time, not guessed from Node's.
-import { createRequire } from 'node:module';
 import { accessSync, closeSync, constants, existsSync, fsyncSync, openSync, readSync, statSync, unlinkSync, writeSync, type BigIntStats } from 'node:fs';
 import { UnavailableError } from '../errors.js';
+import { builtinModule } from '../host.js';
 
 export type SqliteDriverName = 'node:sqlite' | 'better-sqlite3';
 export type SqlValue = string | number | bigint | null | Uint8Array;
@@ -65,8 +65,6 @@ interface NodeDatabaseSync {
 }
 type NodeSqliteModule = { DatabaseSync: new (path: string, options?: Record<string, unknown>) => NodeDatabaseSync };
 
-const requireHere = createRequire(import.meta.url);
-
 /** node:sqlite, or why not. Node 22 announces it with an ExperimentalWarning on stderr, which cron would mail every run: that one warning is dropped. */
 function loadNodeSqlite(): NodeSqliteModule | string {
   // Node 22.5 brought it: on Node 20 do not even ask (a failed require costs a start ~0.2 ms).
@@ -77,7 +75,7 @@ function loadNodeSqlite(): NodeSqliteModule | string {
     return (emitWarning as (...args: unknown[]) => void).call(process, warning, ...rest);
   } as typeof process.emitWarning;
   try {
-    return requireHere('node:sqlite') as NodeSqliteModule;
+    return builtinModule<NodeSqliteModule>('node:sqlite') ?? `Node ${process.version} has no node:sqlite`;
   } catch {
     return `Node ${process.version} has no node:sqlite`;
   } finally {
@@ -312,6 +310,8 @@ function betterSqliteModule(): BetterSqliteModule {
     return require('claw-better-sqlite3') as BetterSqliteModule;
   } catch (err) {
     if (!(err instanceof ReferenceError) && !String((err as Error).message).includes("'claw-better-sqlite3'")) throw err;
+    // Run from the sources (tests): the package, found from here.
+    const requireHere = builtinModule<typeof import('node:module')>('node:module')!.createRequire(import.meta.url);
     return { Database: requireHere('better-sqlite3'), nativeBinding: requireHere.resolve('better-sqlite3/build/Release/better_sqlite3.node') };
   }
 }
