@@ -2,8 +2,7 @@
 // and blocks kept in the store.
 import { tokenSamples, type TokenUsage } from './usage.js';
 import type { Block } from './blocks.js';
-
-type Labels = Record<string, string>;
+import { renderPrometheus, type Sample } from '../output/prometheus.js';
 
 /** Counters of this process, keyed by their labels. */
 export class ProxyStats {
@@ -29,8 +28,6 @@ function bump(map: Map<string, number>, key: string, by = 1): void {
   map.set(key, (map.get(key) ?? 0) + by);
 }
 
-const esc = (value: string) => value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-
 export interface GatewayView {
   name: string;
   tokens: TokenUsage;
@@ -40,55 +37,47 @@ export interface GatewayView {
 }
 
 export function formatMetrics(stats: ProxyStats, gateways: GatewayView[], now: number): string {
-  const out: string[] = [];
-  const metric = (name: string, help: string, type: 'gauge' | 'counter', samples: [Labels, number][]) => {
-    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    for (const [labels, value] of samples) {
-      const text = Object.entries(labels)
-        .map(([k, v]) => `${k}="${esc(v)}"`)
-        .join(',');
-      out.push(`${name}${text ? `{${text}}` : ''} ${value}`);
-    }
-  };
-  const split = (map: Map<string, number>): [Labels, number][] =>
+  const split = (map: Map<string, number>): Sample[] =>
     [...map].map(([key, n]) => {
       const [gateway, code] = key.split('\t');
       return [{ gateway: gateway!, code: code! }, n];
     });
-  metric('claw_proxy_requests_total', 'Requests this proxy answered, by gateway and the status the client got', 'counter', split(stats.requests));
-  metric('claw_proxy_upstream_responses_total', 'Answers upstream gave this proxy, by gateway and status', 'counter', split(stats.upstream));
-  metric(
-    'claw_proxy_retries_total',
-    'Upstream 429s this proxy retried',
-    'counter',
-    [...stats.retries].map(([gateway, n]) => [{ gateway }, n]),
-  );
-  metric(
-    'claw_proxy_block_refusals_total',
-    'Requests answered at once because the gateway was blocked (quota spent)',
-    'counter',
-    [...stats.refusedByBlock].map(([gateway, n]) => [{ gateway }, n]),
-  );
-  metric('claw_proxy_in_flight', 'Requests in this proxy now (queued or upstream)', 'gauge', [[{}, stats.inFlight]]);
-  metric('claw_proxy_queued', 'Requests of this proxy waiting for a slot', 'gauge', [[{}, stats.queued]]);
-  // Tokens are counted in the store, so these are fleet-wide totals (every proxy on the store).
-  metric(
-    'claw_proxy_tokens_total',
-    'Tokens in replies that came through claw proxy (from the store: every proxy on it)',
-    'counter',
-    gateways.flatMap((g) => tokenSamples(g.name, g.tokens)),
-  );
-  metric(
-    'claw_gateway_used',
-    'Admissions in the current window',
-    'gauge',
-    gateways.map((g) => [{ gateway: g.name }, g.used]),
-  );
-  metric(
-    'claw_gateway_blocked_seconds',
-    'Seconds until the gateway block ends (0 when not blocked), by reason',
-    'gauge',
-    gateways.map((g) => [{ gateway: g.name, reason: g.block?.reason ?? '' }, g.block ? Math.max(0, Math.ceil((g.block.until - now) / 1000)) : 0]),
-  );
-  return `${out.join('\n')}\n`;
+  const byGateway = (map: Map<string, number>): Sample[] => [...map].map(([gateway, n]) => [{ gateway }, n]);
+  return renderPrometheus([
+    {
+      name: 'claw_proxy_requests_total',
+      type: 'counter',
+      help: 'Requests this proxy answered, by gateway and the status the client got',
+      samples: split(stats.requests),
+    },
+    {
+      name: 'claw_proxy_upstream_responses_total',
+      type: 'counter',
+      help: 'Answers upstream gave this proxy, by gateway and status',
+      samples: split(stats.upstream),
+    },
+    { name: 'claw_proxy_retries_total', type: 'counter', help: 'Upstream 429s this proxy retried', samples: byGateway(stats.retries) },
+    {
+      name: 'claw_proxy_block_refusals_total',
+      type: 'counter',
+      help: 'Requests answered at once because the gateway was blocked (quota spent)',
+      samples: byGateway(stats.refusedByBlock),
+    },
+    { name: 'claw_proxy_in_flight', type: 'gauge', help: 'Requests in this proxy now (queued or upstream)', samples: [[{}, stats.inFlight]] },
+    { name: 'claw_proxy_queued', type: 'gauge', help: 'Requests of this proxy waiting for a slot', samples: [[{}, stats.queued]] },
+    // Tokens are counted in the store, so these are fleet-wide totals (every proxy on the store).
+    {
+      name: 'claw_proxy_tokens_total',
+      type: 'counter',
+      help: 'Tokens in replies that came through claw proxy (from the store: every proxy on it)',
+      samples: gateways.flatMap((g) => tokenSamples(g.name, g.tokens)),
+    },
+    { name: 'claw_gateway_used', type: 'gauge', help: 'Admissions in the current window', samples: gateways.map((g) => [{ gateway: g.name }, g.used]) },
+    {
+      name: 'claw_gateway_blocked_seconds',
+      type: 'gauge',
+      help: 'Seconds until the gateway block ends (0 when not blocked), by reason',
+      samples: gateways.map((g) => [{ gateway: g.name, reason: g.block?.reason ?? '' }, g.block ? Math.max(0, Math.ceil((g.block.until - now) / 1000)) : 0]),
+    },
+  ]);
 }
