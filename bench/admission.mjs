@@ -1,7 +1,9 @@
-// The admission benchmark (called by bench/run.mjs; alone: node bench/admission.mjs):
+// The admission benchmark, the one place that measures the store's admissions (bench/run.mjs
+// reports its figures; alone: node bench/admission.mjs):
 // - the latency of one admission decision with a FULL window at limit 40 and at limit 10,000 (the
 //   worst case: what every waiting process repeats every 50-500 ms), on both stores;
-// - admissions/s with 1 and 8 processes on both stores, and their latency (8 = contended).
+// - admissions/s with 1 and 8 processes on both stores, and their latency (1 = uncontended,
+//   8 = contended).
 // Everything in one run on this machine: compare the ratios, not the absolute figures.
 import { build } from 'esbuild';
 import { spawn, spawnSync } from 'node:child_process';
@@ -50,9 +52,9 @@ async function bundleWorker(root, work) {
 }
 
 // CLAW_BENCH_ADMISSION_NODE: run the workers on another Node (e.g. 24, where the store uses node:sqlite).
-const node = process.env.CLAW_BENCH_ADMISSION_NODE || process.execPath;
+const defaultNode = process.env.CLAW_BENCH_ADMISSION_NODE || process.execPath;
 
-function runWorker(worker, args) {
+function runWorker(worker, args, node = defaultNode) {
   return new Promise((resolve, reject) => {
     const child = spawn(node, [worker, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
@@ -97,12 +99,12 @@ async function fullWindowLatency(worker, work, target, limits, rounds = 3, sampl
   );
 }
 
-async function throughput(worker, work, target, processes, durationMs = 3000) {
+async function throughput(worker, work, target, processes, durationMs, node) {
   const state = stateOf(work, target);
   const prefix = prefixOf();
   const startAt = Date.now() + 1500;
   const results = await Promise.all(
-    Array.from({ length: processes }, () => runWorker(worker, ['throughput', state, String(durationMs), String(startAt), prefix])),
+    Array.from({ length: processes }, () => runWorker(worker, ['throughput', state, String(durationMs), String(startAt), prefix], node)),
   );
   const latencies = results.flatMap((r) => r.latencies).sort((a, b) => a - b);
   const admitted = results.reduce((sum, r) => sum + r.admitted, 0);
@@ -111,40 +113,77 @@ async function throughput(worker, work, target, processes, durationMs = 3000) {
 
 async function storeFigures(worker, work, target) {
   const full = await fullWindowLatency(worker, work, target, [40, 10_000]);
-  const one = await throughput(worker, work, target, 1);
-  const eight = await throughput(worker, work, target, 8);
-  return { fullWindowLatencyMs: { limit40: full[40], limit10000: full[10_000], p50Ratio: +f(full[10_000].p50 / full[40].p50) }, one, eight };
+  const one = await throughput(worker, work, target, 1, 3000, defaultNode);
+  const eight = await throughput(worker, work, target, 8, 3000, defaultNode);
+  return {
+    fullWindowLatencyMs: { limit40: full[40], limit10000: full[10_000], p50Ratio: +f(full[10_000].p50 / full[40].p50) },
+    admissionsPerSecond1Process: one.admissionsPerSecond,
+    admissionsPerSecond8Processes: eight.admissionsPerSecond,
+    uncontendedLatencyMs: { p50: one.p50, p95: one.p95 },
+    contended8LatencyMs: { p50: eight.p50, p95: eight.p95 },
+  };
+}
+
+/**
+ * The worker bundled once into a temp dir of its own (close() removes it):
+ * - measure(): every figure on both stores (CLAW_BENCH_ADMISSION_ONLY=sqlite|redis: one store only,
+ *   while working on one), on a redis-server of our own;
+ * - throughput(processes, { target, durationMs, node }): admissions/s and latency alone (a fresh
+ *   SQLite state dir unless target is a redis:// URL), e.g. on another Node.
+ */
+export async function openAdmissionBench(root) {
+  const work = mkdtempSync(join(tmpdir(), 'claw-bench-admission-'));
+  let worker;
+  try {
+    worker = await bundleWorker(root, work);
+  } catch (err) {
+    rmSync(work, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    async measure() {
+      const only = process.env.CLAW_BENCH_ADMISSION_ONLY;
+      const node = spawnSync(defaultNode, ['-p', 'process.version'], { encoding: 'utf8' }).stdout.trim();
+      const sqlite = only === 'redis' ? 'not measured' : await storeFigures(worker, work);
+      const redis = only === 'sqlite' ? undefined : await startRedis();
+      try {
+        const redisFigures = redis ? await storeFigures(worker, work, redis.url) : only === 'sqlite' ? 'not measured' : 'redis-server not installed';
+        return { node, sqlite, redis: redisFigures };
+      } finally {
+        redis?.stop();
+      }
+    },
+    throughput: (processes, { target, durationMs = 3000, node = defaultNode } = {}) => throughput(worker, work, target, processes, durationMs, node),
+    close: () => rmSync(work, { recursive: true, force: true }),
+  };
+}
+
+/** The report's figures as lines (bench/run.mjs prints them in its own summary). */
+export function admissionLines(report) {
+  const store = (name, s) => [
+    `  ${name} full-window decision    limit 40 p50 ${f(s.fullWindowLatencyMs.limit40.p50)} ms  p95 ${f(s.fullWindowLatencyMs.limit40.p95)} ms; ` +
+      `limit 10,000 p50 ${f(s.fullWindowLatencyMs.limit10000.p50)} ms  p95 ${f(s.fullWindowLatencyMs.limit10000.p95)} ms = ${f(s.fullWindowLatencyMs.p50Ratio)}x   (target <= 2x)`,
+    `  ${name} admissions/s            1 process: ${s.admissionsPerSecond1Process}   8 processes: ${s.admissionsPerSecond8Processes}`,
+    `  ${name} admission latency       uncontended p50 ${f(s.uncontendedLatencyMs.p50)} ms  p95 ${f(s.uncontendedLatencyMs.p95)} ms; ` +
+      `8 processes (contended) p50 ${f(s.contended8LatencyMs.p50)} ms  p95 ${f(s.contended8LatencyMs.p95)} ms`,
+  ];
+  return [
+    ...(typeof report.sqlite === 'object' ? store('sqlite', report.sqlite) : [`  sqlite admissions: ${report.sqlite}`]),
+    ...(typeof report.redis === 'object' ? store('redis ', report.redis) : [`  redis admissions: ${report.redis}`]),
+    `  admission workers on node ${report.node}; targets: sqlite 8 processes >= 10000/s, redis 8 processes (contended) p50 <= 2 ms`,
+  ];
 }
 
 export async function benchAdmission(root) {
-  const work = mkdtempSync(join(tmpdir(), 'claw-bench-admission-'));
+  const bench = await openAdmissionBench(root);
   try {
-    const worker = await bundleWorker(root, work);
-    // CLAW_BENCH_ADMISSION_ONLY=sqlite|redis: one store only (while working on one).
-    const only = process.env.CLAW_BENCH_ADMISSION_ONLY;
-    const sqlite = only === 'redis' ? undefined : await storeFigures(worker, work);
-    const redis = only === 'sqlite' ? undefined : await startRedis();
-    let redisFigures;
-    try {
-      redisFigures = redis ? await storeFigures(worker, work, redis.url) : only === 'sqlite' ? 'not measured' : 'redis-server not installed';
-    } finally {
-      redis?.stop();
-    }
-    const report = { sqlite, redis: redisFigures };
-    const lines = (name, s) => [
-      `  ${name} full-window decision    limit 40 p50 ${f(s.fullWindowLatencyMs.limit40.p50)} ms  p95 ${f(s.fullWindowLatencyMs.limit40.p95)} ms; ` +
-        `limit 10,000 p50 ${f(s.fullWindowLatencyMs.limit10000.p50)} ms  p95 ${f(s.fullWindowLatencyMs.limit10000.p95)} ms = ${f(s.fullWindowLatencyMs.p50Ratio)}x   (target <= 2x)`,
-      `  ${name} admissions/s            1 process: ${s.one.admissionsPerSecond} (p50 ${f(s.one.p50)} ms  p95 ${f(s.one.p95)} ms)   ` +
-        `8 processes: ${s.eight.admissionsPerSecond} (p50 ${f(s.eight.p50)} ms  p95 ${f(s.eight.p95)} ms)`,
-    ];
-    console.log(`claw admission bench (workers on node ${spawnSync(node, ['-p', 'process.version'], { encoding: 'utf8' }).stdout.trim()})`);
-    if (sqlite) for (const line of lines('sqlite', sqlite)) console.log(line);
-    if (typeof redisFigures === 'object') for (const line of lines('redis ', redisFigures)) console.log(line);
-    console.log(`  targets: sqlite 8 processes >= 10000/s; redis 8 processes (contended) p50 <= 2 ms`);
+    const report = await bench.measure();
+    console.log('claw admission bench');
+    for (const line of admissionLines(report)) console.log(line);
     console.log(JSON.stringify({ admission: report }));
     return report;
   } finally {
-    rmSync(work, { recursive: true, force: true });
+    bench.close();
   }
 }
 

@@ -1,71 +1,19 @@
 // npm run bench: store admissions per second (1 and 8 processes), uncontended and contended
-// admission latency, and the cold start of `claw status --json` against `node -e 0`, on this Node
-// and on Node 24 (CLAW_BENCH_NODE24, else .tmp/node24 as .ci/run installs it, else installed there
-// from the npm registry's node@24 now). Everything is measured in this one run on this machine;
-// figures are ratios and counts.
-import { build } from 'esbuild';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
+// admission latency and a full window's decision latency (all measured by bench/admission.mjs),
+// and the cold start of `claw status --json` against `node -e 0`, on this Node and on Node 24
+// (CLAW_BENCH_NODE24, else .tmp/node24 as .ci/run installs it, else installed there from the npm
+// registry's node@24 now). Everything is measured in this one run on this machine; figures are
+// ratios and counts.
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { admissionLines, openAdmissionBench } from './admission.mjs';
 import { idleFleet, simulateIdleHour } from './idle-hour.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const work = mkdtempSync(join(tmpdir(), 'claw-bench-'));
-const worker = join(work, 'admit-worker.cjs');
-// The store's `claw-better-sqlite3` (see build.mjs), here with absolute paths: the worker runs from a temp dir.
-const fromRoot = createRequire(join(root, 'package.json'));
-let betterSqlite = "throw Object.assign(new Error('better-sqlite3 is not installed'), { code: 'MODULE_NOT_FOUND' });";
-try {
-  betterSqlite = `module.exports = { Database: require(${JSON.stringify(fromRoot.resolve('better-sqlite3'))}), nativeBinding: ${JSON.stringify(fromRoot.resolve('better-sqlite3/build/Release/better_sqlite3.node'))} };`;
-} catch {
-  // not installed: the worker needs node:sqlite (Node 22/24)
-}
-const betterSqliteEntry = {
-  name: 'better-sqlite3-entry',
-  setup(b) {
-    b.onResolve({ filter: /^claw-better-sqlite3$/ }, () => ({ path: 'entry', namespace: 'claw-bsq' }));
-    b.onLoad({ filter: /.*/, namespace: 'claw-bsq' }, () => ({ contents: betterSqlite, resolveDir: root, loader: 'js' }));
-  },
-};
-await build({
-  entryPoints: [join(root, 'bench/admit-worker.ts')],
-  outfile: worker,
-  bundle: true,
-  format: 'cjs',
-  platform: 'node',
-  target: 'node20',
-  define: { 'import.meta.url': '__clawModuleUrl' },
-  banner: { js: `const __clawModuleUrl = ${JSON.stringify(`file://${join(root, 'dist', 'cli.cjs')}`)};` },
-  plugins: [betterSqliteEntry],
-  logLevel: 'warning',
-});
-
 const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-
-function runWorkers(count, durationMs, redisUrl, node = process.execPath) {
-  const target = redisUrl ?? join(work, `state-${count}`);
-  const prefix = `bench:${count}:${Date.now()}:`;
-  const startAt = Date.now() + 1500;
-  return Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise((resolve, reject) => {
-          const child = spawn(node, [worker, target, String(durationMs), String(startAt), prefix], { stdio: ['ignore', 'pipe', 'inherit'] });
-          let out = '';
-          child.stdout.on('data', (d) => (out += d));
-          child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`worker exited ${code}`))));
-        }),
-    ),
-  ).then((results) => {
-    const latencies = results.flatMap((r) => r.latencies).sort((a, b) => a - b);
-    const admitted = results.reduce((sum, r) => sum + r.admitted, 0);
-    return { admittedPerSecond: Math.round(admitted / (durationMs / 1000)), p50: quantile(latencies, 0.5), p95: quantile(latencies, 0.95) };
-  });
-}
 
 function median(args, runs, env, node = process.execPath) {
   const times = [];
@@ -80,28 +28,14 @@ function median(args, runs, env, node = process.execPath) {
   );
 }
 
-/** A redis-server of our own on a free port, when one is installed. */
-async function startRedis() {
-  if (spawnSync('redis-server', ['--version']).status !== 0) return undefined;
-  const probe = createServer();
-  await new Promise((r) => probe.listen(0, '127.0.0.1', r));
-  const { port } = probe.address();
-  await new Promise((r) => probe.close(r));
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  for (let i = 0; i < 100; i++) {
-    if (spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' }).stdout.trim() === 'PONG') break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { url: `redis://127.0.0.1:${port}`, stop: () => child.kill('SIGTERM') };
-}
-
+const admission = await openAdmissionBench(root);
+const admitted = await admission.measure();
+// Admissions/s and latency alone (the Node 24 figures below), through admission.mjs's workers.
 const durationMs = 3000;
-const one = await runWorkers(1, durationMs);
-const eight = await runWorkers(8, durationMs);
-const redis = await startRedis();
-const redisOne = redis ? await runWorkers(1, durationMs, redis.url) : undefined;
-const redisEight = redis ? await runWorkers(8, durationMs, redis.url) : undefined;
-redis?.stop();
+async function runWorkers(count, ms, redisUrl, node) {
+  const r = await admission.throughput(count, { target: redisUrl, durationMs: ms, node });
+  return { admittedPerSecond: r.admissionsPerSecond, p50: r.p50, p95: r.p95 };
+}
 
 // A minimal environment for both sides of the ratio: a machine-wide setting such as
 // NODE_EXTRA_CA_CERTS (which costs every node start ~85 ms here) would hide claw's own share.
@@ -203,20 +137,9 @@ const idle = await simulateIdleHour();
 const f = (n) => n.toFixed(2);
 const report = {
   machine: `${cpus().length} cores, node ${process.version}`,
-  sqlite: {
-    admissionsPerSecond1Process: one.admittedPerSecond,
-    admissionsPerSecond8Processes: eight.admittedPerSecond,
-    uncontendedLatencyMs: { p50: +f(one.p50), p95: +f(one.p95) },
-    contended8LatencyMs: { p50: +f(eight.p50), p95: +f(eight.p95) },
-  },
-  redis: redisOne
-    ? {
-        admissionsPerSecond1Process: redisOne.admittedPerSecond,
-        admissionsPerSecond8Processes: redisEight.admittedPerSecond,
-        uncontendedLatencyMs: { p50: +f(redisOne.p50), p95: +f(redisOne.p95) },
-        contended8LatencyMs: { p50: +f(redisEight.p50), p95: +f(redisEight.p95) },
-      }
-    : 'redis-server not installed',
+  admissionWorkersNode: admitted.node,
+  sqlite: admitted.sqlite,
+  redis: admitted.redis,
   coldStart: {
     nodeMs: +f(nodeMs),
     statusJsonMs: +f(statusMs),
@@ -230,14 +153,8 @@ const report = {
   idleHour: idle,
 };
 console.log(`claw bench (${report.machine})`);
-console.log(`  sqlite admissions/s        1 process: ${one.admittedPerSecond}   8 processes: ${eight.admittedPerSecond}`);
-console.log(`  admission latency          uncontended p50 ${f(one.p50)} ms  p95 ${f(one.p95)} ms`);
-console.log(`                             8 processes p50 ${f(eight.p50)} ms  p95 ${f(eight.p95)} ms   (target p50 <= 2 ms)`);
-if (redisOne) {
-  console.log(`  redis admissions/s         1 process: ${redisOne.admittedPerSecond}   8 processes: ${redisEight.admittedPerSecond}`);
-  console.log(
-    `  redis admission latency    uncontended p50 ${f(redisOne.p50)} ms  p95 ${f(redisOne.p95)} ms; 8 processes p50 ${f(redisEight.p50)} ms  p95 ${f(redisEight.p95)} ms`,
-  );
+for (const line of admissionLines(admitted)) {
+  console.log(line);
 }
 console.log(`  cold start                 claw status --json ${f(statusMs)} ms / node -e 0 ${f(nodeMs)} ms = ${f(statusMs / nodeMs)}x   (target <= 1.5x)`);
 console.log(`                             with the 15-agent roster ${f(rosterMs)} ms = ${f(rosterMs / nodeMs)}x`);
@@ -258,5 +175,5 @@ console.log(
 console.log(JSON.stringify(report));
 (await import('./perf.mjs')).runPerfBench();
 await (await import('./proxy.mjs')).benchProxy(root);
-await (await import('./admission.mjs')).benchAdmission(root);
+admission.close();
 rmSync(work, { recursive: true, force: true });
