@@ -213,7 +213,7 @@ function parseAgent(file: string, defaults: Record<string, unknown>, dir: string
     const m = merged.multica as Record<string, unknown>;
     if (typeof m !== 'object') fail('multica', 'must be an object { workspaceId, agentId? }');
     for (const key of Object.keys(m)) if (key !== 'workspaceId' && key !== 'agentId') fail(`multica.${key}`, 'unknown key (known: workspaceId, agentId)');
-    const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+    const uuid = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
     if (typeof m.workspaceId !== 'string' || !uuid.test(m.workspaceId)) fail('multica.workspaceId', `must be a UUID (got ${JSON.stringify(m.workspaceId)})`);
     if (m.agentId !== undefined && typeof m.agentId !== 'string') fail('multica.agentId', 'must be a string');
     multica = { workspaceId: m.workspaceId as string, ...(m.agentId ? { agentId: m.agentId as string } : {}) };

@@ -44,17 +44,27 @@ export function evaluationReport(
   };
 }
 
-export async function recordRun(store: RunStore, report: HeartbeatReport, startedAt: number, endedAt: number): Promise<void> {
-  await store.saveRun({
-    agent: report.agent,
-    startedAt,
-    endedAt,
-    outcome: report.outcome,
-    detail: {
-      sources: report.sources,
-      counts: report.counts,
-      dispatched: report.dispatch?.exitCode !== undefined ? report.dispatch.tasks : [],
-      ...(report.error ? { error: report.error } : {}),
+/** Stores the run's record; with `release`, lets go of the run's lock in the same write. */
+export async function recordRun(
+  store: RunStore,
+  report: HeartbeatReport,
+  startedAt: number,
+  endedAt: number,
+  release?: { lease: string; owner: string },
+): Promise<void> {
+  await store.saveRun(
+    {
+      agent: report.agent,
+      startedAt,
+      endedAt,
+      outcome: report.outcome,
+      detail: {
+        sources: report.sources,
+        counts: report.counts,
+        dispatched: report.dispatch?.exitCode !== undefined ? report.dispatch.tasks : [],
+        ...(report.error ? { error: report.error } : {}),
+      },
     },
-  });
+    release,
+  );
 }

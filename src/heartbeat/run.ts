@@ -71,21 +71,30 @@ export async function runHeartbeat(agent: AgentSpec, deps: HeartbeatDeps): Promi
     ? undefined
     : setInterval(() => void store.acquireLease(runLockName(agent.id), owner, lockTtlMs).catch(() => undefined), lockTtlMs / 3);
   renew?.unref();
+  const lock = { lease: runLockName(agent.id), owner };
+  let released = false;
+  // The run is over: its record and letting go of its lock are one write.
+  const finish = async (report: HeartbeatReport) => {
+    if (renew) clearInterval(renew);
+    if (deps.dryRun) return;
+    await recordRun(store, report, startedAt, deps.clock(), lock);
+    released = true;
+  };
   try {
     // A dispatch outlives a heartbeat killed with -9 (its own process group): never start a second beside it.
     const earlier = await earlierDispatch(agent, deps, host);
     if (earlier.running) {
       const report: HeartbeatReport = { ...base, outcome: 'skipped', endedAt: new Date(deps.clock()).toISOString(), error: earlier.running };
-      if (!deps.dryRun) await recordRun(store, report, startedAt, deps.clock());
+      await finish(report);
       return report;
     }
     // No secret (a key a task title or a source carried) is shown, stored or sent from here on.
     const report = redactDeep(await check(agent, deps, { ...base, warnings: earlier.warning ? [earlier.warning] : [] }, owner, host), knownSecrets(deps.env));
-    if (!deps.dryRun) await recordRun(store, report, startedAt, deps.clock());
+    await finish(report);
     return report;
   } finally {
     if (renew) clearInterval(renew);
-    if (!deps.dryRun) await store.releaseLease(runLockName(agent.id), owner);
+    if (!deps.dryRun && !released) await store.releaseLease(lock.lease, owner);
   }
 }
 

@@ -267,8 +267,9 @@ export class RedisStore implements Store {
     await this.run.stateSet(key, value);
   }
 
-  async saveRun(run: RunRecord): Promise<void> {
+  async saveRun(run: RunRecord, release?: { lease: string; owner: string }): Promise<void> {
     await this.run.saveRun(run.agent, JSON.stringify(run), run.startedAt, this.runRetentionMs);
+    if (release) await this.releaseLease(release.lease, release.owner);
   }
 
   async lastRuns(limitPerAgent: number): Promise<RunRecord[]> {

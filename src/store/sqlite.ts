@@ -583,8 +583,9 @@ export class SqliteStore implements Store {
     this.write(() => this.stmt(`insert into state (key, value) values (?, ?) on conflict (key) do update set value = excluded.value`).run(key, value));
   }
 
-  async saveRun(run: RunRecord): Promise<void> {
+  async saveRun(run: RunRecord, release?: { lease: string; owner: string }): Promise<void> {
     const due = this.write(() => {
+      if (release) this.stmt(`delete from leases where name = ? and owner = ?`).run(release.lease, release.owner);
       this.stmt(`insert into runs (agent, started_at, ended_at, outcome, detail) values (?, ?, ?, ?, ?)`).run(
         run.agent,
         run.startedAt,

@@ -151,7 +151,8 @@ export interface StateStore {
 
 /** Heartbeat runs, for `claw status`. */
 export interface RunStore {
-  saveRun(run: RunRecord): Promise<void>;
+  /** Records a run; with `release`, also lets go of that lease (the run's lock) in the same write. */
+  saveRun(run: RunRecord, release?: { lease: string; owner: string }): Promise<void>;
   lastRuns(limitPerAgent: number): Promise<RunRecord[]>;
 }
 

@@ -1,5 +1,6 @@
-// Statistics counted with `tally` (cache hits, misses, stale answers): exact once the store is closed,
-// and on SQLite no write of their own (an idle heartbeat's three cache hits ride on its next write).
+// Writes an idle heartbeat folds together. Statistics counted with `tally` (cache hits, misses, stale
+// answers): exact once the store is closed, and on SQLite no write of their own (an idle heartbeat's
+// three cache hits ride on its next write). A run's record and the release of its lock: one write.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,6 +51,22 @@ describe.each(stores)('tally on %s', (_name, setUp) => {
     const reader = await open();
     expect(await reader.counters('cache')).toMatchObject({ cacheHits: 7, cacheMisses: 1 });
     await reader.close();
+  });
+});
+
+describe.each(stores)('saveRun on %s', (_name, setUp) => {
+  it('with a lease to release: records the run and lets the lease go, and only its own owner\'s', async () => {
+    const { open } = await setUp();
+    const store = await open();
+    expect(await store.acquireLease('run:coo', 'host:1', 60_000)).toBe(true);
+    expect(await store.acquireLease('run:cto', 'host:2', 60_000)).toBe(true);
+    const run = { agent: 'coo', startedAt: Date.now(), endedAt: Date.now(), outcome: 'idle', detail: {} };
+    await store.saveRun(run, { lease: 'run:coo', owner: 'host:1' });
+    await store.saveRun({ ...run, agent: 'cto' }, { lease: 'run:cto', owner: 'host:9' });
+    expect(await store.leaseHolder('run:coo')).toBeUndefined();
+    expect(await store.leaseHolder('run:cto')).toMatchObject({ owner: 'host:2' });
+    expect((await store.lastRuns(5)).map((r) => r.agent).sort()).toEqual(['coo', 'cto']);
+    await store.close();
   });
 });
 
