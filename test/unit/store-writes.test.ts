@@ -55,7 +55,7 @@ describe.each(stores)('tally on %s', (_name, setUp) => {
 });
 
 describe.each(stores)('saveRun on %s', (_name, setUp) => {
-  it('with a lease to release: records the run and lets the lease go, and only its own owner\'s', async () => {
+  it("with a lease to release: records the run and lets the lease go, and only its own owner's", async () => {
     const { open } = await setUp();
     const store = await open();
     expect(await store.acquireLease('run:coo', 'host:1', 60_000)).toBe(true);
