@@ -243,24 +243,7 @@ class NodeConnection implements SqliteConnection {
   }
 
   transaction<T>(fn: () => T): { immediate(): T } {
-    return {
-      immediate: () => {
-        this.exec('begin immediate');
-        let result: T;
-        try {
-          result = fn();
-          this.exec('commit');
-        } catch (err) {
-          try {
-            this.db.exec('rollback');
-          } catch {
-            // SQLite already rolled back (e.g. after an I/O error): nothing is open
-          }
-          throw err;
-        }
-        return result;
-      },
-    };
+    return { immediate: () => immediately((sql) => this.exec(sql), fn) };
   }
 
   close(): void {
@@ -268,7 +251,45 @@ class NodeConnection implements SqliteConnection {
   }
 }
 
+/** `fn` inside BEGIN IMMEDIATE ... COMMIT; rolled back and rethrown when it throws. */
+function immediately<T>(run: (sql: 'begin immediate' | 'commit' | 'rollback') => void, fn: () => T): T {
+  run('begin immediate');
+  let result: T;
+  try {
+    result = fn();
+    run('commit');
+  } catch (err) {
+    try {
+      run('rollback');
+    } catch {
+      // SQLite already rolled back (e.g. after an I/O error): nothing is open
+    }
+    throw err;
+  }
+  return result;
+}
+
 // ---- better-sqlite3 (Node 20) ---------------------------------------------------------------
+
+/**
+ * better-sqlite3's own transaction() prepares nine statements on first use and builds four wrapper
+ * functions on every call; the store needs three statements, prepared once per connection.
+ */
+function betterConnection(db: BetterDatabase): SqliteConnection {
+  const statements = new Map<string, SqliteStatement>();
+  const run = (sql: string) => {
+    let statement = statements.get(sql);
+    if (!statement) statements.set(sql, (statement = db.prepare(sql)));
+    statement.run();
+  };
+  return {
+    prepare: (sql) => db.prepare(sql),
+    exec: (sql) => void db.exec(sql),
+    pragma: (source, options) => db.pragma(source, options),
+    transaction: <T>(fn: () => T) => ({ immediate: () => immediately(run, fn) }),
+    close: () => db.close(),
+  };
+}
 
 interface BetterDatabase extends SqliteConnection {
   prepare(sql: string): SqliteStatement;
@@ -385,7 +406,9 @@ function choose(env: Env): Choice {
       reasons.push(module);
     } else {
       const open = (file: string, timeoutMs: number, readOnly?: boolean) =>
-        new module.Database(file, { timeout: timeoutMs, nativeBinding: module.nativeBinding, ...(readOnly ? { readonly: true, fileMustExist: true } : {}) });
+        betterConnection(
+          new module.Database(file, { timeout: timeoutMs, nativeBinding: module.nativeBinding, ...(readOnly ? { readonly: true, fileMustExist: true } : {}) }),
+        );
       const version = pretend ?? module.sqliteVersion ?? '';
       if (isSafeSqliteVersion(version)) return remember(key, { driver: 'better-sqlite3', sqliteVersion: version, open });
       reasons.push(unsafe('better-sqlite3', version));
@@ -441,7 +464,12 @@ export function openDatabase(file: string, options: OpenOptions): SqliteConnecti
   return {
     prepare: (sql) => connection.prepare(sql),
     exec: (sql) => connection.exec(sql),
-    pragma: (source, pragmaOptions) => connection.pragma(source, pragmaOptions),
+    pragma: (source, pragmaOptions) => {
+      const result = connection.pragma(source, pragmaOptions);
+      // The store's first statement (its schema check) opened the -wal/-shm this connection uses.
+      guard.adopt();
+      return result;
+    },
     transaction: <T>(fn: () => T) => ({
       immediate: () => {
         try {
@@ -459,10 +487,14 @@ export function openDatabase(file: string, options: OpenOptions): SqliteConnecti
     }),
     close: () => {
       if (guard.moved()) {
+        // Deleted or replaced under this process: what it sees goes into claw.db (the last process
+        // of the old files checkpoints them on close), as before the files were kept.
         rescue();
         connection.close();
-      } else {
+      } else if (guard.holds()) {
         closeKeepingJournal(choice, file, connection);
+      } else {
+        connection.close();
       }
     },
   };
@@ -517,18 +549,33 @@ class JournalGuard {
 
   constructor(private readonly file: string) {}
 
-  check(): void {
+  /**
+   * Remembers the files at the paths as this connection's, once: called after its first statement
+   * (which opened them) and in each write (a new store has them only once it is in WAL mode).
+   */
+  adopt(): void {
+    if (this.holds()) return;
     const wal = statOrUndefined(`${this.file}-wal`);
     const shm = statOrUndefined(`${this.file}-shm`);
-    if (!this.wal || !this.shm) {
-      // Not in WAL mode yet (a new store switching over) or first write: remember what is there.
-      if (wal && shm) {
-        this.wal = wal;
-        this.shm = shm;
-      }
+    if (wal && shm) {
+      this.wal = wal;
+      this.shm = shm;
+    }
+  }
+
+  /** Whether this connection's -wal/-shm are known (the store is in WAL mode). */
+  holds(): boolean {
+    return this.wal !== undefined && this.shm !== undefined;
+  }
+
+  check(): void {
+    if (!this.holds()) {
+      this.adopt();
       return;
     }
-    if (!sameFile(this.wal, wal) || !sameFile(this.shm, shm)) {
+    const wal = statOrUndefined(`${this.file}-wal`);
+    const shm = statOrUndefined(`${this.file}-shm`);
+    if (!sameFile(this.wal!, wal) || !sameFile(this.shm!, shm)) {
       throw new JournalMovedError(
         `state store ${this.file}: its -wal/-shm files were deleted or replaced while this process had them open; ` +
           `stop every claw process, then run claw again, and never delete -wal/-shm files while claw runs`,
@@ -538,8 +585,8 @@ class JournalGuard {
 
   /** True when the files at the paths are no longer the ones this process writes through. */
   moved(): boolean {
-    if (!this.wal || !this.shm) return false;
-    return !sameFile(this.wal, statOrUndefined(`${this.file}-wal`)) || !sameFile(this.shm, statOrUndefined(`${this.file}-shm`));
+    if (!this.holds()) return false;
+    return !sameFile(this.wal!, statOrUndefined(`${this.file}-wal`)) || !sameFile(this.shm!, statOrUndefined(`${this.file}-shm`));
   }
 
   /**

@@ -302,7 +302,7 @@ describe('the -wal/-shm files deleted under running processes', () => {
       for (let round = 0; round < 8; round++) {
         const box = sandbox();
         // Odd rounds: a store in WAL mode without -wal/-shm while nothing runs (as an older claw's
-        // last process left it, or a copy of claw.db alone): the next starts must not take that for a split.
+        // last process left it, checkpointed): the next starts must not take that for a split.
         if (round % 2 === 1) {
           expect((await run(node, ['call', '--gateway', 'u', '--', 'true'], box.env)).code).toBe(0);
           expect(existsSync(join(box.stateDir, 'claw.db-wal')), 'a closed store keeps its -wal').toBe(true);

@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { clawBin, finished, repoRoot, sandbox, stores, type Result } from '../helpers/claw';
+import { clawBin, finished, repoRoot, runClaw, sandbox, statusJson, stores, waitFor, type Result } from '../helpers/claw';
 import { fleet } from '../helpers/fleet';
 import Database from '../helpers/sqlite-db.cjs';
 
@@ -140,6 +140,21 @@ describe('one SQLite store under many claw processes (its -wal/-shm kept between
       // The old -wal is never replayed into the new file: only the 12 new admissions.
       expect(inspect(box.stateDir, 't'), node.version).toEqual({ integrity: 'ok', admitted: 12, rows: 12, kept: 12 });
     }
+  });
+  it('-wal/-shm deleted under a process that has not written (claw proxy before its first request): once it is gone, everything admitted before is still there', async () => {
+    const box = sandbox();
+    box.writeConfig({ gateways: { t: { limit: 100, window: '1h' } } });
+    for (let i = 0; i < 5; i++) expect((await runClaw(['call', '--gateway', 't', '--', 'true'], box.env)).code).toBe(0);
+    const proxy = spawn(process.execPath, [clawBin, 'proxy', '--port', '0'], { env: box.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    proxy.stdout!.on('data', (d) => (out += d));
+    const done = finished(proxy);
+    await waitFor(() => out.includes('listening'), 10_000, 20);
+    for (const file of ['claw.db-wal', 'claw.db-shm']) rmSync(join(box.stateDir, file));
+    proxy.kill('SIGTERM');
+    expect((await done).code).toBe(0);
+    const status = await statusJson(box.env);
+    expect(status.gateways.find((g: { name: string }) => g.name === 't').counters.admitted).toBe(5);
   });
 });
 
