@@ -196,7 +196,7 @@ export function pollPaths() {
     };
     const t = timed(['poll', '--json'], env, 3);
     const store = new Database(join(env.CLAW_STATE_DIR, 'claw.db'), { readonly: true });
-    const cards = store.prepare(`select value from cache where key = 'workboard:cards:default'`).get()?.value;
+    const cards = store.prepare(`select value from cache where key = 'workboard:cards:all-boards'`).get()?.value;
     store.close();
     result[read] = { ms: t.ms, cards, counts: JSON.parse(t.stdout).agents };
   }
