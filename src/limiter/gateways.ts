@@ -3,7 +3,7 @@ import { parseDuration } from '../duration.js';
 import { defaultMaxRetryAfterMs, maxBlockMs } from './backoff.js';
 import { gatewayConfigs, type ClawConfig, type GatewayConfig } from '../config/config.js';
 import type { Gateway } from './types.js';
-import { globToRegExp } from '../glob.js';
+import { globMatcher } from '../glob.js';
 
 export type { Gateway } from './types.js';
 
@@ -22,7 +22,7 @@ export function modelIdOf(model: string): string {
 }
 
 function globMatches(pattern: string, value: string): boolean {
-  return globToRegExp(pattern.toLowerCase()).test(value);
+  return globMatcher(pattern.toLowerCase()).test(value);
 }
 
 /** Finds the gateway for a name or provider id: exact names, then exact patterns, then globs. */

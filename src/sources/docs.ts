@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { PriorityName } from '../priority.js';
 import { cleanText, maxIdLength } from './text.js';
 import type { Task, TaskStatus } from './types.js';
-import { globToRegExp } from '../glob.js';
+import { globMatcher } from '../glob.js';
 
 const skipDirs = new Set(['node_modules', '.git', '.obsidian']);
 
@@ -20,7 +20,7 @@ const maxDocBytes = 4 * 1024 * 1024;
  * loop shows itself, is not walked again, and a file reached twice counts once.
  */
 export function findDocs(workspace: string, globs: string[], warnings: string[] = []): string[] {
-  const patterns = globs.map(globToRegExp);
+  const patterns = globs.map(globMatcher);
   const matches = (rel: string) => patterns.some((p) => p.test(rel));
   const found: { rel: string; inode: string }[] = [];
   const walked = new Set<string>();
@@ -93,11 +93,25 @@ const fieldPattern = new RegExp(
 const idField = new RegExp(String.raw`${idMark}\s*([\w-]+)`, 'u');
 const dependsField = new RegExp(String.raw`${dependsMark}\s*([\w-]+(?:\s*,\s*[\w-]+)*)`, 'u');
 
+/**
+ * Letters and digits of the title, lower-cased, runs of anything else as one "-". ASCII titles (most)
+ * by a loop: the Unicode tables \p{L} needs, and each regular expression's compile, cost every start.
+ */
 function slug(text: string): string {
   const lower = text.toLowerCase();
-  // The same for ASCII (most titles), without the Unicode tables \p{L} loads (~0.3 ms of a start).
-  const separators = /^[\x00-\x7f]*$/.test(lower) ? /[^a-z0-9]+/g : /[^\p{L}\p{N}]+/gu;
-  return lower.replace(separators, '-').replace(/^-|-$/g, '').slice(0, 60);
+  let ascii = '';
+  for (let i = 0; i < lower.length; i++) {
+    const code = lower.charCodeAt(i);
+    if (code > 0x7f)
+      return lower
+        .replace(/[^\p{L}\p{N}]+/gu, '-')
+        .replace(/^-|-$/g, '')
+        .slice(0, 60);
+    const word = (code >= 0x61 && code <= 0x7a) || (code >= 0x30 && code <= 0x39);
+    if (word) ascii += lower[i];
+    else if (ascii !== '' && !ascii.endsWith('-')) ascii += '-';
+  }
+  return (ascii.endsWith('-') ? ascii.slice(0, -1) : ascii).slice(0, 60);
 }
 
 const fenceLine = /^\s*(`{3,}|~{3,})(.*)$/;
@@ -112,8 +126,8 @@ export function parseTasks(text: string, file: string, mtime: number): Task[] {
   let fence: string | undefined;
   let inComment = false;
   // CRLF and lone CR end lines too (a doc written on Windows or an old Mac).
-  for (let line of text.split(/\r\n?|\n/)) {
-    const fenceMatch = fenceLine.exec(line);
+  for (let line of text.includes('\r') ? text.split(/\r\n?|\n/) : text.split('\n')) {
+    const fenceMatch = line.includes('```') || line.includes('~~~') ? fenceLine.exec(line) : null;
     if (fence !== undefined) {
       if (fenceMatch && fenceMatch[1]![0] === fence[0] && fenceMatch[1]!.length >= fence.length && !fenceMatch[2]!.trim()) fence = undefined;
       continue;
@@ -138,8 +152,8 @@ export function parseTasks(text: string, file: string, mtime: number): Task[] {
     const match = taskLine.exec(line);
     if (!match) continue;
     const body = match[2]!;
-    const id = idField.exec(body)?.[1];
-    const deps = dependsField.exec(body)?.[1];
+    const id = body.includes(idMark) ? idField.exec(body)?.[1] : undefined;
+    const deps = body.includes(dependsMark) ? dependsField.exec(body)?.[1] : undefined;
     const title = cleanText(body.replace(fieldPattern, ''));
     tasks.push({
       source: 'docs',

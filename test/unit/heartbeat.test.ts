@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseTasks } from '../../src/sources/docs';
-import { globToRegExp } from '../../src/glob';
+import { globMatcher } from '../../src/glob';
 import { cardToTask } from '../../src/sources/workboard';
 import { issueToTask, multicaAgentFor, multicaEnv } from '../../src/sources/multica';
 import { countRounds, dispatchPriority, emptyMemory, evaluate } from '../../src/heartbeat/evaluate';
@@ -37,10 +37,10 @@ describe('todo docs (Obsidian Tasks syntax)', () => {
   });
 
   it('matches the default globs', () => {
-    expect(globToRegExp('tasks/**/*.md').test('tasks/a.md')).toBe(true);
-    expect(globToRegExp('tasks/**/*.md').test('tasks/x/y/a.md')).toBe(true);
-    expect(globToRegExp('TODO.md').test('sub/TODO.md')).toBe(false);
-    expect(globToRegExp('*.md').test('a/b.md')).toBe(false);
+    expect(globMatcher('tasks/**/*.md').test('tasks/a.md')).toBe(true);
+    expect(globMatcher('tasks/**/*.md').test('tasks/x/y/a.md')).toBe(true);
+    expect(globMatcher('TODO.md').test('sub/TODO.md')).toBe(false);
+    expect(globMatcher('*.md').test('a/b.md')).toBe(false);
   });
 });
 
