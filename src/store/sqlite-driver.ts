@@ -518,7 +518,8 @@ function closeKeepingJournal(choice: Choice, file: string, connection: SqliteCon
   let keeper: SqliteConnection | undefined;
   try {
     keeper = choice.open(file, 0, true);
-    keeper.prepare('select count(*) from sqlite_master').get();
+    // A read (the header's schema version: no schema to parse) takes the shared lock and a WAL read lock.
+    keeper.prepare('pragma schema_version').get();
   } catch {
     // another process is rebuilding the WAL index, or the file cannot be opened read-only: close as usual
   }

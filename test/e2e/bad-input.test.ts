@@ -3,6 +3,7 @@ import { existsSync, readFileSync, writeFileSync, mkdirSync, statSync } from 'no
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runClaw, sandbox, statusJson } from '../helpers/claw';
+import Database from '../helpers/sqlite-db.cjs';
 
 describe('bad input', () => {
   const cases: [string, string[], number, RegExp][] = [
@@ -86,9 +87,13 @@ describe('bad input', () => {
       const box = sandbox();
       const db = join(box.stateDir, 'claw.db');
       if (content === null) {
-        // A real store, truncated mid-file.
+        // A real store, truncated mid-file: first everything into claw.db (its -wal holds the latest writes).
         expect((await runClaw(['call', '--gateway', 'nvidia', '--', 'true'], box.env)).code).toBe(0);
+        const store = new Database(db);
+        store.pragma('wal_checkpoint(TRUNCATE)');
+        store.close();
         const bytes = readFileSync(db);
+        expect(bytes.length).toBeGreaterThan(10_000);
         writeFileSync(db, bytes.subarray(0, 5000));
       } else {
         mkdirSync(box.stateDir, { recursive: true });
