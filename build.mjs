@@ -59,17 +59,32 @@ const apartBundles = {
 
 const common = { bundle: true, format: 'cjs', platform: 'node', target: 'node20', minifyWhitespace: true, minifySyntax: true, logLevel: 'warning' };
 
-rmSync('dist', { recursive: true, force: true });
-await build({
+const clawBundle = {
   ...common,
-  entryPoints: ['src/cli.ts'],
-  outfile: 'dist/cli.cjs',
   // src/ hands import.meta.url only to createRequire(), which takes the bundle's path as well as a
   // file URL: building the URL (node:url's pathToFileURL) would cost every start ~0.3 ms.
   define: { 'import.meta.url': '__filename', CLAW_BUILD_VERSION: JSON.stringify(JSON.parse(readFileSync('package.json', 'utf8')).version) },
   external: ['better-sqlite3/build/*'],
   plugins: [lazyChildProcessInCommander, apartBundles, betterSqliteEntry],
-});
+};
+
+rmSync('dist', { recursive: true, force: true });
+await build({ ...clawBundle, entryPoints: ['src/main.ts'], outfile: 'dist/cli.cjs' });
+
+// And a bundle for each command alone, dist/claw-<command>.cjs, which bin/claw loads when argv
+// names it: a start reads, and V8 loads from the code cache, only that command's code (an idle
+// heartbeat's bundle is two thirds of the whole). `help` shows every command: it keeps dist/cli.cjs.
+// The command's module is src/commands/<name>.ts and its register function register<Name>.
+const require = Module.createRequire(import.meta.url);
+for (const [name] of require(resolve('dist/cli.cjs')).registrations) {
+  if (name === 'help') continue;
+  const register = `register${name[0].toUpperCase()}${name.slice(1)}`;
+  const contents = `import { runCli } from './src/cli.ts';
+import { ${register} } from './src/commands/${name}.ts';
+export function main(argv, io) { return runCli([['${name}', ${register}]], argv, io); }
+`;
+  await build({ ...clawBundle, stdin: { contents, resolveDir: resolve('.'), loader: 'ts', sourcefile: `claw-${name}.ts` }, outfile: `dist/claw-${name}.cjs` });
+}
 
 // cron-parser (with luxon), ioredis and conf (an ES module, made CommonJS here) are large and needed
 // only with a roster, a Redis store or `claw config`: each gets its own bundle, required the first
@@ -80,12 +95,12 @@ for (const name of ['cron-parser', 'ioredis', 'conf', 'execa', 'chalk']) {
 
 if (!betterSqliteInstalled) writeFileSync('dist/better-sqlite3.cjs', betterSqlite);
 
-// The V8 code caches for dist/cli.cjs, one per command (see bin/claw), made here for the Node that
-// builds by running what cron runs on the example fleet left idle, against the test fakes: `poll`,
-// then an idle `heartbeat` with a warm cache, then `status --json`. bin/claw writes each on the
-// command's first run (temp file and rename), so a cache holds exactly the functions that command
-// compiled. Best effort: a run that fails (Node 20 without better-sqlite3, say) leaves no cache,
-// and bin/claw makes one on the first run that can write dist/.
+// The V8 code caches of the commands cron runs, made here for the Node that builds by running them
+// on the example fleet left idle, against the test fakes: `poll`, then an idle `heartbeat` with a
+// warm cache, then `status --json`. bin/claw writes a bundle's cache on its first run (temp file and
+// rename), so a cache holds exactly the functions that run compiled. Best effort: a run that fails
+// (Node 20 without better-sqlite3, say) leaves no cache, and bin/claw makes one on the first run
+// that can write dist/.
 const fleet = idleFleet();
 try {
   for (const args of [['poll'], ['heartbeat', 'coo', '--no-splay'], ['status', '--json']]) {

@@ -1,43 +1,19 @@
-// The commander program: global wiring, one register() per command, the one error -> exit-code map.
+// The commander program: global wiring and the one error -> exit-code map, for the commands it is
+// given (src/main.ts gives it every one; build.mjs makes a bundle for each command with just that one).
 import { Command, CommanderError } from 'commander';
 import { asClawError, ExitCode, UsageError } from './errors.js';
 import { processIO, type IO } from './io.js';
 import type { Context, Register } from './commands/shared/context.js';
 import { clawVersion } from './version.js';
-import { registerCall } from './commands/call.js';
-import { registerStatus } from './commands/status.js';
-import { registerConfig } from './commands/config.js';
-import { registerHelp } from './commands/help.js';
-import { registerHeartbeat } from './commands/heartbeat.js';
-import { registerPoll } from './commands/poll.js';
-import { registerCache } from './commands/cache.js';
-import { registerCron } from './commands/cron.js';
-import { registerDoctor } from './commands/doctor.js';
-import { registerUnblock } from './commands/unblock.js';
-import { registerProxy } from './commands/proxy.js';
 import { diagnostic, stderrPaint } from './output/colour.js';
 import { writeJson } from './output/json.js';
 import { terminalWidth } from './output/width.js';
 
-const registrations: [string, Register][] = [
-  ['heartbeat', registerHeartbeat],
-  ['poll', registerPoll],
-  ['call', registerCall],
-  ['status', registerStatus],
-  ['cache', registerCache],
-  ['cron', registerCron],
-  ['doctor', registerDoctor],
-  ['unblock', registerUnblock],
-  ['proxy', registerProxy],
-  ['config', registerConfig],
-  ['help', registerHelp],
-];
-
-/** The commands, by name: bin/claw keeps a code cache for each. */
-export const commandNames: readonly string[] = registrations.map(([name]) => name);
+/** A command's name and how it adds itself to the program. */
+export type Registration = readonly [name: string, register: Register];
 
 /** Only the command being run is built (cron starts claw constantly); help and errors get them all. */
-export function buildProgram(ctx: Context, argv: string[] = []): Command {
+export function buildProgram(ctx: Context, registrations: readonly Registration[], argv: string[] = []): Command {
   const program = new Command('claw')
     .description(
       'One shared rate limit, priority queue and cache for a fleet of OpenClaw agents run from crontab. ' +
@@ -75,9 +51,9 @@ function wantsJson(argv: string[]): boolean {
   return (end < 0 ? argv : argv.slice(0, end)).includes('--json');
 }
 
-export async function main(argv: string[], io: IO = processIO()): Promise<number> {
+export async function runCli(registrations: readonly Registration[], argv: string[], io: IO = processIO()): Promise<number> {
   const ctx: Context = { io, exitCode: ExitCode.ok, noColor: false, json: false };
-  const program = buildProgram(ctx, argv);
+  const program = buildProgram(ctx, registrations, argv);
   // Like gh: `claw` alone shows what it can do, on stdout, and that is not an error.
   if (argv.length === 0) {
     io.stdout.write(program.helpInformation());

@@ -4,7 +4,7 @@
 // installs node@24 from the npm registry); the tests for a Node that is not given are skipped,
 // except Node 24 under CI.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -97,23 +97,25 @@ describe('supported Node versions', () => {
       expect(status, node.version).toMatchObject({ code: 0, stderr: '' });
       expect(JSON.parse(status.stdout).gateways.find((g: { name: string }) => g.name === 't')).toMatchObject({ used: 1 });
       // The first run of a command on a Node writes its cache (when dist/ is writable); V8 takes it on the next start.
-      const cache = join(repoRoot, 'dist', `cli.cjs.node-${node.version}-${process.arch}.status.cache`);
+      const cache = join(repoRoot, 'dist', `claw-status.cjs.node-${node.version}-${process.arch}.cache`);
       expect(existsSync(cache), node.version).toBe(true);
       const check = spawnSync(
         node.path,
         [
           '-e',
           `const fs = require('fs'), vm = require('vm'), Module = require('module');
-           const file = ${JSON.stringify(join(repoRoot, 'dist', 'cli.cjs'))};
+           const file = ${JSON.stringify(join(repoRoot, 'dist', 'claw-status.cjs'))};
            const script = new vm.Script(Module.wrap(fs.readFileSync(file, 'utf8')), { filename: file, cachedData: fs.readFileSync(${JSON.stringify(cache)}) });
            process.stdout.write(String(script.cachedDataRejected));`,
         ],
         { encoding: 'utf8' },
       );
       expect(check.stdout, node.version).toBe('false');
-      // A typo is no command: it gets no cache file of its own.
-      expect((await run(node, ['heartbaet', 'coo'], box.env)).code, node.version).toBe(64);
-      expect(existsSync(join(repoRoot, 'dist', `cli.cjs.node-${node.version}-${process.arch}.heartbaet.cache`)), node.version).toBe(false);
+      // A typo is no command: the whole program answers it, and nothing is named after it.
+      const typo = await run(node, ['heartbaet', 'coo'], box.env);
+      expect(typo.code, node.version).toBe(64);
+      expect(typo.stderr, node.version).toContain('(Did you mean heartbeat?)');
+      expect(readdirSync(join(repoRoot, 'dist')).filter((name) => name.includes('heartbaet'))).toEqual([]);
     }
   });
 

@@ -191,7 +191,7 @@ describe('bin/claw code cache per command', () => {
   it('12 processes at once on a Node with no cache yet: all exit 0 with clean stderr, one cache file that V8 accepts, no temp file left', async () => {
     const node = nodes[nodes.length - 1]!;
     const dist = join(repoRoot, 'dist');
-    const cache = join(dist, `cli.cjs.node-${node.version}-${process.arch}.status.cache`);
+    const cache = join(dist, `claw-status.cjs.node-${node.version}-${process.arch}.cache`);
     rmSync(cache, { force: true });
     const box = sandbox();
     box.writeConfig({ gateways: { t: { limit: 100, window: '1h' } } });
@@ -211,7 +211,7 @@ describe('bin/claw code cache per command', () => {
       [
         '-e',
         `const fs = require('fs'), vm = require('vm'), Module = require('module');
-         const file = ${JSON.stringify(join(dist, 'cli.cjs'))};
+         const file = ${JSON.stringify(join(dist, 'claw-status.cjs'))};
          const script = new vm.Script(Module.wrap(fs.readFileSync(file, 'utf8')), { filename: file, cachedData: fs.readFileSync(${JSON.stringify(cache)}) });
          process.stdout.write(String(script.cachedDataRejected));`,
       ],

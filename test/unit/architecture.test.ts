@@ -1,6 +1,6 @@
 // The shape the code keeps: every child process claw starts goes through the one ProcessRunner on
 // execa (src/process/execa-runner.ts); nothing else in src spawns or imports execa.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { repoRoot } from '../helpers/claw';
@@ -20,10 +20,27 @@ const childProcess = /['"](node:)?child_process['"]|\b(spawn|spawnSync|execFile|
 const execaImport = /['"]execa['"]/;
 
 describe('architecture', () => {
-  it('the bundle is ASCII, so V8 keeps its source as a one-byte string (half the bytes to read on every start)', () => {
-    const bundle = readFileSync(join(repoRoot, 'dist', 'cli.cjs'));
-    const wide = bundle.findIndex((byte) => byte > 0x7f);
-    expect(wide < 0 ? '' : bundle.subarray(Math.max(0, wide - 60), wide + 20).toString()).toBe('');
+  it("claw's bundles are ASCII, so V8 keeps their source as a one-byte string (half the bytes to read on every start)", () => {
+    const dist = join(repoRoot, 'dist');
+    const bundles = readdirSync(dist).filter((name) => name === 'cli.cjs' || /^claw-[a-z-]+\.cjs$/.test(name));
+    expect(bundles).toContain('claw-heartbeat.cjs');
+    for (const name of bundles) {
+      const bundle = readFileSync(join(dist, name));
+      const wide = bundle.findIndex((byte) => byte > 0x7f);
+      expect(wide < 0 ? '' : bundle.subarray(Math.max(0, wide - 60), wide + 20).toString(), name).toBe('');
+    }
+  });
+
+  it("every command but help has a bundle of its own, smaller than the whole program; the heartbeat's (what cron runs) at most 3/4 of it", () => {
+    const dist = join(repoRoot, 'dist');
+    const size = (name: string) => statSync(join(dist, name)).size;
+    const names = readdirSync(join(src, 'commands'))
+      .filter((name) => name.endsWith('.ts'))
+      .map((name) => name.slice(0, -3))
+      .filter((name) => name !== 'help');
+    expect(names).toContain('heartbeat');
+    for (const name of names) expect(size(`claw-${name}.cjs`), name).toBeLessThan(size('cli.cjs'));
+    expect(size('claw-heartbeat.cjs')).toBeLessThanOrEqual(size('cli.cjs') * 0.75);
   });
 
   it('src starts no child process except through the execa runner', () => {

@@ -1,7 +1,7 @@
 // main() run in this process with a stub ProcessRunner: every program claw starts goes through the
 // injected runner, and a command nobody registered is refused, so a test sees each one claw starts.
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli';
+import { main } from '../../src/main';
 import type { IO } from '../../src/io';
 import { fleet } from '../helpers/fleet';
 import { stubRunner, type StubRunner } from '../helpers/stub-runner';
