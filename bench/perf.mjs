@@ -206,7 +206,7 @@ export function pollPaths() {
     cliMs: +result.cli.ms.toFixed(0),
     dbMs: +result.db.ms.toFixed(0),
     ratio: +(result.cli.ms / result.db.ms).toFixed(1),
-    cards: result.db.cards ? JSON.parse(result.db.cards).length : 0,
+    cards: result.db.cards ? JSON.parse(result.db.cards).items.length : 0,
     sameCards: result.cli.cards !== undefined && result.cli.cards === result.db.cards,
     sameCounts: JSON.stringify(result.cli.counts) === JSON.stringify(result.db.counts),
   };

@@ -295,8 +295,9 @@ interface BetterDatabase extends SqliteConnection {
   prepare(sql: string): SqliteStatement;
 }
 type BetterSqliteModule = {
-  Database: new (file: string, options: { timeout: number; nativeBinding?: string; readonly?: boolean; fileMustExist?: boolean }) => BetterDatabase;
-  nativeBinding: string;
+  Database: new (file: string, options: { timeout: number; nativeBinding?: string | object; readonly?: boolean; fileMustExist?: boolean }) => BetterDatabase;
+  /** The addon's path; loadBetterSqlite replaces it with the loaded addon. */
+  nativeBinding: string | object;
   /** Filled in by loadBetterSqlite from its test database. */
   sqliteVersion?: string;
 };
@@ -306,11 +307,15 @@ function loadBetterSqlite(): BetterSqliteModule | string {
   if (nodeMajor() >= 24) return `better-sqlite3 is never used on Node ${process.version} (it aborts at exit there)`;
   try {
     const module = betterSqliteModule();
-    // The addon loads on first use: open one throwaway database now so a missing or mismatched build shows here.
-    const probe = new module.Database(':memory:', { timeout: 0, nativeBinding: module.nativeBinding });
+    // The addon, loaded here straight from its path: through require() (better-sqlite3's own way)
+    // each start would look the path up again. Then one throwaway database, for its SQLite version.
+    const addon = { exports: {} };
+    process.dlopen(addon, module.nativeBinding as string);
+    const nativeBinding = addon.exports;
+    const probe = new module.Database(':memory:', { timeout: 0, nativeBinding });
     const sqliteVersion = versionOf(probe);
     probe.close();
-    return { ...module, sqliteVersion };
+    return { ...module, nativeBinding, sqliteVersion };
   } catch (err) {
     const e = err as { code?: string; message?: string };
     if (e.code === 'MODULE_NOT_FOUND') return 'better-sqlite3 is not installed';
