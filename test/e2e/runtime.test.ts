@@ -11,29 +11,13 @@ import { describe, expect, it } from 'vitest';
 import { busiestWindow, clawBin, finished, readStarts, repoRoot, sandbox, waitFor, type Result } from '../helpers/claw';
 import { fleet } from '../helpers/fleet';
 import Database from '../helpers/sqlite-db.cjs';
+import { otherNodes, self, type NodeBinary } from '../helpers/nodes';
 import { spawn } from 'node:child_process';
-
-interface NodeBinary {
-  path: string;
-  version: string;
-  major: number;
-}
-
-function nodeAt(path: string | undefined): NodeBinary | undefined {
-  if (!path) return undefined;
-  const out = spawnSync(path, ['-p', 'process.version'], { encoding: 'utf8' });
-  if (out.status !== 0) throw new Error(`${path} is not a Node binary: ${out.stderr}`);
-  const version = out.stdout.trim();
-  return { path, version, major: Number(version.slice(1).split('.')[0]) };
-}
 
 if (process.env.CI && !process.env.CLAW_TEST_NODE24 && !process.version.startsWith('v24.')) {
   throw new Error('CI runs the runtime tests on Node 24: .ci/run installs node@24 and sets CLAW_TEST_NODE24');
 }
-const self = nodeAt(process.execPath)!;
-const others = [process.env.CLAW_TEST_NODE24, process.env.CLAW_TEST_NODE22, process.env.CLAW_TEST_NODE20]
-  .map(nodeAt)
-  .filter((n): n is NodeBinary => n !== undefined && n.version !== self.version);
+const others = otherNodes(['CLAW_TEST_NODE24', 'CLAW_TEST_NODE22', 'CLAW_TEST_NODE20']);
 const nodes = [self, ...others];
 const node24 = nodes.find((n) => n.major === 24);
 const node22 = nodes.find((n) => n.major === 22);

@@ -11,24 +11,9 @@ import { describe, expect, it } from 'vitest';
 import { clawBin, finished, repoRoot, runClaw, sandbox, statusJson, stores, waitFor, type Result } from '../helpers/claw';
 import { fleet } from '../helpers/fleet';
 import Database from '../helpers/sqlite-db.cjs';
+import { otherNodes, self, type NodeBinary } from '../helpers/nodes';
 
-interface NodeBinary {
-  path: string;
-  version: string;
-}
-
-function nodeAt(path: string | undefined): NodeBinary | undefined {
-  if (!path) return undefined;
-  const out = spawnSync(path, ['-p', 'process.version'], { encoding: 'utf8' });
-  if (out.status !== 0) throw new Error(`${path} is not a Node binary: ${out.stderr}`);
-  return { path, version: out.stdout.trim() };
-}
-
-const self = nodeAt(process.execPath)!;
-const nodes = [
-  self,
-  ...[process.env.CLAW_TEST_NODE24, process.env.CLAW_TEST_NODE22].map(nodeAt).filter((n): n is NodeBinary => n !== undefined && n.version !== self.version),
-];
+const nodes = [self, ...otherNodes(['CLAW_TEST_NODE24', 'CLAW_TEST_NODE22'])];
 
 function run(node: NodeBinary, args: string[], env: NodeJS.ProcessEnv, killAfterMs?: number): Promise<Result & { killed: boolean }> {
   const child = spawn(node.path, [clawBin, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -150,9 +135,11 @@ describe('one SQLite store under many claw processes (its -wal/-shm kept between
     proxy.stdout!.on('data', (d) => (out += d));
     const done = finished(proxy);
     await waitFor(() => out.includes('listening'), 10_000, 20);
+    expect(readdirSync(box.stateDir).sort()).toEqual(['claw.db', 'claw.db-shm', 'claw.db-wal']);
     for (const file of ['claw.db-wal', 'claw.db-shm']) rmSync(join(box.stateDir, file));
     proxy.kill('SIGTERM');
-    expect((await done).code).toBe(0);
+    const stopped = await done;
+    expect(stopped.code, stopped.stderr).toBe(0);
     const status = await statusJson(box.env);
     expect(status.gateways.find((g: { name: string }) => g.name === 't').counters.admitted).toBe(5);
   });
