@@ -285,7 +285,7 @@ describe('the -wal/-shm files deleted under running processes', () => {
 
   it('is never seen where nothing was deleted: 12 processes creating one store, or starting on a quiet one, at once all exit 0', async () => {
     for (const node of nodes) {
-      for (let round = 0; round < 8; round++) {
+      for (let round = 0; round < 4; round++) {
         const box = sandbox();
         // Odd rounds: a store in WAL mode without -wal/-shm while nothing runs (as an older claw's
         // last process left it, checkpointed): the next starts must not take that for a split.
