@@ -155,7 +155,8 @@ export class SqliteStore implements Store {
       retryWhileBusy(() => {
         if (this.db.pragma('user_version', { simple: true }) !== schemaVersion) this.migrate();
       });
-      this.db.pragma('synchronous = NORMAL');
+      // A setting, not a query: exec() prepares no statement for it.
+      this.db.exec('pragma synchronous = NORMAL');
     } catch (err) {
       throw this.storeError(err);
     }
@@ -467,9 +468,10 @@ export class SqliteStore implements Store {
     return this.read(() => {
       const now = this.readNow();
       const waiters = Object.fromEntries(priorities.map((p) => [p, 0])) as GatewayState['waiters'];
-      const rows = this.db
-        .prepare(`select priority, count(*) n from waiters where gateway = ? and lease_until >= ? group by priority`)
-        .all(gateway.name, now) as { priority: number; n: number }[];
+      const rows = this.stmt(`select priority, count(*) n from waiters where gateway = ? and lease_until >= ? group by priority`).all(gateway.name, now) as {
+        priority: number;
+        n: number;
+      }[];
       for (const row of rows) waiters[priorities[row.priority - 1]!] = row.n;
       const counters = this.countersOf(gateway.name);
       const stored = this.stmt(`select until, set_at setAt, reason, origin, message from blocks where gateway = ?`).get(gateway.name) as
@@ -519,13 +521,11 @@ export class SqliteStore implements Store {
   async cacheSet(entry: { key: string; category: string; value: string; ttlMs: number; keepMs: number }): Promise<number> {
     return this.write((now) => {
       this.stmt(`delete from cache where keep_until <= ?`).run(now);
-      this.db
-        .prepare(
-          `insert into cache (key, category, value, stored_at, expires_at, keep_until) values (?, ?, ?, ?, ?, ?)
-           on conflict (key) do update set category = excluded.category, value = excluded.value, stored_at = excluded.stored_at,
-             expires_at = excluded.expires_at, keep_until = excluded.keep_until`,
-        )
-        .run(entry.key, entry.category, entry.value, now, now + entry.ttlMs, now + Math.max(entry.ttlMs, entry.keepMs));
+      this.stmt(
+        `insert into cache (key, category, value, stored_at, expires_at, keep_until) values (?, ?, ?, ?, ?, ?)
+         on conflict (key) do update set category = excluded.category, value = excluded.value, stored_at = excluded.stored_at,
+           expires_at = excluded.expires_at, keep_until = excluded.keep_until`,
+      ).run(entry.key, entry.category, entry.value, now, now + entry.ttlMs, now + Math.max(entry.ttlMs, entry.keepMs));
       return now;
     });
   }
@@ -553,11 +553,9 @@ export class SqliteStore implements Store {
     return this.write((now) => {
       const row = this.stmt(`select owner, expires_at from leases where name = ?`).get(name) as { owner: string; expires_at: number } | undefined;
       if (row && row.owner !== owner && row.expires_at > now) return false;
-      this.db
-        .prepare(
-          `insert into leases (name, owner, expires_at) values (?, ?, ?) on conflict (name) do update set owner = excluded.owner, expires_at = excluded.expires_at`,
-        )
-        .run(name, owner, now + ttlMs);
+      this.stmt(
+        `insert into leases (name, owner, expires_at) values (?, ?, ?) on conflict (name) do update set owner = excluded.owner, expires_at = excluded.expires_at`,
+      ).run(name, owner, now + ttlMs);
       return true;
     });
   }
@@ -575,8 +573,30 @@ export class SqliteStore implements Store {
     });
   }
 
+  async leaseHolders(names: readonly string[]): Promise<({ owner: string; expiresAt: number } | undefined)[]> {
+    return this.read(() => {
+      const rows = this.stmt(`select name, owner, expires_at from leases where expires_at > ? and name in (select value from json_each(?))`).all(
+        this.readNow(),
+        JSON.stringify(names),
+      ) as { name: string; owner: string; expires_at: number }[];
+      const held = new Map(rows.map((r) => [r.name, { owner: r.owner, expiresAt: r.expires_at }]));
+      return names.map((name) => held.get(name));
+    });
+  }
+
   async stateGet(key: string): Promise<string | undefined> {
     return this.read(() => (this.stmt(`select value from state where key = ?`).get(key) as { value: string } | undefined)?.value);
+  }
+
+  async stateGetMany(keys: readonly string[]): Promise<(string | undefined)[]> {
+    return this.read(() => {
+      const rows = this.stmt(`select key, value from state where key in (select value from json_each(?))`).all(JSON.stringify(keys)) as {
+        key: string;
+        value: string;
+      }[];
+      const values = new Map(rows.map((r) => [r.key, r.value]));
+      return keys.map((key) => values.get(key));
+    });
   }
 
   async stateSet(key: string, value: string): Promise<void> {

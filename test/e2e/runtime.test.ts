@@ -4,7 +4,7 @@
 // installs node@24 from the npm registry); the tests for a Node that is not given are skipped,
 // except Node 24 under CI.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -135,6 +135,58 @@ describe('supported Node versions', () => {
     }
     rmSync(install, { recursive: true, force: true });
   });
+
+  const node20 = nodes.find((n) => n.major === 20);
+  it.skipIf(!node20)('on Node 20, better-sqlite3 installed beside claw rather than inside it (hoisted) is found and loaded from there', async () => {
+    // node_modules/claw/{bin,dist} and node_modules/better-sqlite3: not where the build found it.
+    const root = mkdtempSync(join(tmpdir(), 'claw-hoisted-'));
+    const claw = join(root, 'node_modules', 'claw');
+    const addonDir = join(root, 'node_modules', 'better-sqlite3');
+    cpSync(join(repoRoot, 'bin'), join(claw, 'bin'), { recursive: true });
+    cpSync(join(repoRoot, 'dist'), join(claw, 'dist'), { recursive: true });
+    mkdirSync(join(addonDir, 'build', 'Release'), { recursive: true });
+    cpSync(join(repoRoot, 'node_modules', 'better-sqlite3', 'package.json'), join(addonDir, 'package.json'));
+    cpSync(
+      join(repoRoot, 'node_modules', 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node'),
+      join(addonDir, 'build', 'Release', 'better_sqlite3.node'),
+    );
+    const box = sandbox();
+    const addons = addonLog(root);
+    const result = await run(node20!, ['status', '--json'], box.env, { bin: join(claw, 'bin', 'claw'), nodeArgs: addons.nodeArgs });
+    expect(result, result.stderr).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(result.stdout)).toMatchObject({ ok: true, store: { kind: 'sqlite' } });
+    expect(addons.loaded()).toEqual([join(addonDir, 'build', 'Release', 'better_sqlite3.node')]);
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it.skipIf(!node20)(
+    "on Node 20, the addon's SQLite version the build recorded is trusted for that very file only: a rebuilt addon is asked again",
+    async () => {
+      const install = mkdtempSync(join(tmpdir(), 'claw-built-'));
+      cpSync(join(repoRoot, 'bin'), join(install, 'bin'), { recursive: true });
+      cpSync(join(repoRoot, 'dist'), join(install, 'dist'), { recursive: true, filter: (from) => !from.endsWith('.cache') });
+      // What the build recorded, made an unsafe SQLite: believed while the addon is the file it asked.
+      const bundle = join(install, 'dist', 'claw-status.cjs');
+      const source = readFileSync(bundle, 'utf8');
+      expect(source).toMatch(/sqliteVersion:"3\.\d+\.\d+"/);
+      writeFileSync(bundle, source.replace(/sqliteVersion:"3\.\d+\.\d+"/, 'sqliteVersion:"3.41.0"'));
+      const bin = join(install, 'bin', 'claw');
+      symlinkSync(join(repoRoot, 'node_modules'), join(install, 'node_modules'));
+      const believed = await run(node20!, ['status', '--json'], sandbox().env, { bin });
+      expect(believed.code, believed.stderr).toBe(69);
+      expect(JSON.parse(believed.stdout).error.message).toContain('better-sqlite3 has SQLite 3.41.0');
+      // `npm rebuild better-sqlite3` writes a new file there: its own SQLite is asked, and it is safe.
+      unlinkSync(join(install, 'node_modules'));
+      const release = join(install, 'node_modules', 'better-sqlite3', 'build', 'Release');
+      mkdirSync(release, { recursive: true });
+      cpSync(join(repoRoot, 'node_modules', 'better-sqlite3', 'package.json'), join(install, 'node_modules', 'better-sqlite3', 'package.json'));
+      cpSync(join(repoRoot, 'node_modules', 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node'), join(release, 'better_sqlite3.node'));
+      const asked = await run(node20!, ['status', '--json'], sandbox().env, { bin });
+      expect(asked, asked.stderr).toMatchObject({ code: 0, stderr: '' });
+      expect(JSON.parse(asked.stdout)).toMatchObject({ ok: true, store: { kind: 'sqlite' } });
+      rmSync(install, { recursive: true, force: true });
+    },
+  );
 });
 
 describe('an unsafe SQLite is refused at run time', () => {
