@@ -2,8 +2,8 @@
 import { ticksNear, type ScheduleBook } from '../cron/schedule-book.js';
 import type { AgentSpec } from '../config/roster.js';
 import type { LeaseStore, RunRecord, RunStore, StateStore } from '../store/types.js';
-import { readMemory } from './memory.js';
-import { dispatchKey, runLockName } from './keys.js';
+import { parseMemory } from './memory.js';
+import { dispatchKey, memoryKey, runLockName } from './keys.js';
 
 /** `new`: never run, and no tick has come due since claw first saw the agent in the roster. */
 export type Health = 'ok' | 'new' | 'late' | 'running' | 'failing';
@@ -46,16 +46,22 @@ export async function agentHealth(store: RunStore & LeaseStore & StateStore, age
     for (const agent of unseen) firstSeen[agent.id] = now;
     await store.stateSet(firstSeenKey, JSON.stringify(firstSeen));
   }
+  // Every agent's memory, recorded dispatch and lock in three reads, not three per agent.
+  const [memories, dispatches, locks] = await Promise.all([
+    store.stateGetMany(agents.map((a) => memoryKey(a.id))),
+    store.stateGetMany(agents.map((a) => dispatchKey(a.id))),
+    store.leaseHolders(agents.map((a) => runLockName(a.id))),
+  ]);
   return Promise.all(
-    agents.map(async (agent) => {
+    agents.map(async (agent, i) => {
       const mine = runs.filter((r) => r.agent === agent.id);
       const last: RunRecord | undefined = mine.find((r) => r.outcome !== 'skipped');
-      const memory = await readMemory(store, agent.id);
+      const memory = parseMemory(memories[i]);
       const tasks = Object.values(memory.tasks);
       const stalled = tasks.filter((t) => t.stall);
       const { next, mustHaveRun } = await scheduleTicks(agent, now, book);
       // Its lock is held, or a dispatch its run left behind (a heartbeat killed mid-dispatch) is recorded.
-      const running = (await store.leaseHolder(runLockName(agent.id))) !== undefined || Boolean(await store.stateGet(dispatchKey(agent.id)));
+      const running = locks[i] !== undefined || Boolean(dispatches[i]);
       let health: Health = 'ok';
       if (running) health = 'running';
       else if (last?.outcome === 'failed') health = 'failing';

@@ -5,7 +5,11 @@ import { emptyMemory, type AgentMemory } from './evaluate.js';
 import { memoryKey } from './keys.js';
 
 export async function readMemory(store: StateStore, agentId: string): Promise<AgentMemory> {
-  const stored = await store.stateGet(memoryKey(agentId));
+  return parseMemory(await store.stateGet(memoryKey(agentId)));
+}
+
+/** A stored memory (stateGet's answer for the agent's memory key), or an empty one. */
+export function parseMemory(stored: string | undefined): AgentMemory {
   return stored ? (JSON.parse(stored) as AgentMemory) : emptyMemory();
 }
 

@@ -259,8 +259,19 @@ export class RedisStore implements Store {
     return reply.length === 2 ? { owner: reply[0]!, expiresAt: Number(reply[1]) } : undefined;
   }
 
+  /** One script call per name, sent together: one round trip's wait for them all. */
+  async leaseHolders(names: readonly string[]): Promise<({ owner: string; expiresAt: number } | undefined)[]> {
+    return Promise.all(names.map((name) => this.leaseHolder(name)));
+  }
+
   async stateGet(key: string): Promise<string | undefined> {
     return (await this.guard(() => this.redis.get(this.key(`state:${key}`)))) ?? undefined;
+  }
+
+  async stateGetMany(keys: readonly string[]): Promise<(string | undefined)[]> {
+    if (keys.length === 0) return [];
+    const values = await this.guard(() => this.redis.mget(keys.map((key) => this.key(`state:${key}`))));
+    return values.map((value) => value ?? undefined);
   }
 
   async stateSet(key: string, value: string): Promise<void> {

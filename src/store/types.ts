@@ -141,11 +141,15 @@ export interface LeaseStore {
   releaseLease(name: string, owner: string): Promise<void>;
   /** Who holds the named lease and until when, if anyone does. */
   leaseHolder(name: string): Promise<{ owner: string; expiresAt: number } | undefined>;
+  /** leaseHolder of each name, in one read (status asks it of every agent's run lock). */
+  leaseHolders(names: readonly string[]): Promise<({ owner: string; expiresAt: number } | undefined)[]>;
 }
 
 /** Long-lived state documents (per-agent task memory): no TTL, not touched by `cache clear`. */
 export interface StateStore {
   stateGet(key: string): Promise<string | undefined>;
+  /** stateGet of each key, in one read. */
+  stateGetMany(keys: readonly string[]): Promise<(string | undefined)[]>;
   stateSet(key: string, value: string): Promise<void>;
 }
 

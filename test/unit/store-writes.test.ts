@@ -84,3 +84,24 @@ describe('tally on SqliteStore', () => {
     await reader.close();
   });
 });
+
+describe.each(stores)('reads of many keys on %s', (_name, setUp) => {
+  it('stateGetMany and leaseHolders answer, key by key in the order asked, what stateGet and leaseHolder answer', async () => {
+    const { open } = await setUp();
+    const store = await open();
+    await store.stateSet('agent:coo', '{"tasks":{}}');
+    await store.stateSet('dispatch:cto', '');
+    expect(await store.acquireLease('run:coo', 'host:1', 60_000)).toBe(true);
+    expect(await store.acquireLease('run:old', 'host:2', 1)).toBe(true);
+    await new Promise((r) => setTimeout(r, 20));
+    const keys = ['dispatch:cto', 'agent:none', 'agent:coo', 'agent:coo'];
+    expect(await store.stateGetMany(keys)).toEqual(['', undefined, '{"tasks":{}}', '{"tasks":{}}']);
+    expect(await store.stateGetMany(keys)).toEqual(await Promise.all(keys.map((k) => store.stateGet(k))));
+    expect(await store.stateGetMany([])).toEqual([]);
+    const names = ['run:none', 'run:coo', 'run:old'];
+    const holders = await store.leaseHolders(names);
+    expect(holders.map((h) => h?.owner)).toEqual([undefined, 'host:1', undefined]);
+    expect(holders).toEqual(await Promise.all(names.map((n) => store.leaseHolder(n))));
+    await store.close();
+  });
+});
