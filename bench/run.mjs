@@ -45,21 +45,21 @@ const claw = join(root, 'bin/claw');
 const bare = { ...env };
 const withRoster = { ...env, CLAW_HEARTBEATS_DIR: join(root, 'heartbeats') };
 execFileSync(process.execPath, [claw, 'status', '--json'], { env: bare, cwd: work, stdio: 'ignore' });
-// Interleave the runs so drifting machine load hits all of them alike.
-const nodeTimes = [];
-const statusTimes = [];
-const rosterTimes = [];
-for (let round = 0; round < 7; round++) {
-  nodeTimes.push(median(['-e', '0'], 3, bare));
-  statusTimes.push(median([claw, 'status', '--json'], 3, bare));
-  rosterTimes.push(median([claw, 'status', '--json'], 3, withRoster));
-}
 // An idle heartbeat with a warm cache (after a poll): what cron runs 70 times an hour.
 const fleet = idleFleet();
 execFileSync(process.execPath, [claw, 'poll'], { env: fleet.env, stdio: 'ignore' });
 execFileSync(process.execPath, [claw, 'heartbeat', 'coo', '--no-splay'], { env: fleet.env, stdio: 'ignore' });
+// Interleave the runs so drifting machine load hits all of them alike.
+const nodeTimes = [];
+const statusTimes = [];
+const rosterTimes = [];
 const heartbeatTimes = [];
-for (let round = 0; round < 7; round++) heartbeatTimes.push(median([claw, 'heartbeat', 'coo', '--no-splay'], 3, fleet.env));
+for (let round = 0; round < 9; round++) {
+  nodeTimes.push(median(['-e', '0'], 3, bare));
+  statusTimes.push(median([claw, 'status', '--json'], 3, bare));
+  rosterTimes.push(median([claw, 'status', '--json'], 3, withRoster));
+  heartbeatTimes.push(median([claw, 'heartbeat', 'coo', '--no-splay'], 3, fleet.env));
+}
 fleet.cleanup();
 const heartbeatMs = quantile(
   heartbeatTimes.sort((a, b) => a - b),
@@ -108,7 +108,7 @@ if (node24) {
   const node24Times = [];
   const status24Times = [];
   const heartbeat24Times = [];
-  for (let round = 0; round < 7; round++) {
+  for (let round = 0; round < 9; round++) {
     node24Times.push(median(['-e', '0'], 3, env24, node24));
     status24Times.push(median([claw, 'status', '--json'], 3, env24, node24));
     heartbeat24Times.push(median([claw, 'heartbeat', 'coo', '--no-splay'], 3, fleet24.env, node24));
