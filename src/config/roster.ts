@@ -88,10 +88,14 @@ const builtinDefaults: Record<string, unknown> = {
   sourceTimeout: '60s',
 };
 
-function readJson(file: string): Record<string, unknown> {
+/** The JSON object in `file`; `missing` when there is no such file, else a ConfigError. */
+function readJson(file: string, missing?: Record<string, unknown>): Record<string, unknown> {
   let doc: unknown;
   const text = readRegularFile(file, 'roster file');
-  if (text === undefined) throw new ConfigError(`${file}: no such file`);
+  if (text === undefined) {
+    if (missing) return missing;
+    throw new ConfigError(`${file}: no such file`);
+  }
   try {
     doc = JSON.parse(text);
   } catch (err) {
@@ -101,16 +105,25 @@ function readJson(file: string): Record<string, unknown> {
   return doc as Record<string, unknown>;
 }
 
+/** Whether `path` is a directory: one stat, and false for a missing or unreadable path, never a throw. */
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false;
+  } catch {
+    return false;
+  }
+}
+
 function isStringList(value: unknown): value is string[] {
   return Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'string' && v !== '');
 }
 
 function loadDefaults(dir: string): Record<string, unknown> {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+  if (!isDirectory(dir)) {
     throw new ConfigError(`heartbeats dir ${dir} does not exist: pass --heartbeats-dir, set CLAW_HEARTBEATS_DIR or \`claw config set heartbeatsDir <dir>\``);
   }
   const defaultsFile = join(dir, 'defaults.json');
-  const defaults = existsSync(defaultsFile) ? readJson(defaultsFile) : {};
+  const defaults = readJson(defaultsFile, {});
   for (const key of Object.keys(defaults)) {
     if (!agentKeys.has(key) || key === 'id') throw new ConfigError(`${defaultsFile}: unknown key "${key}"`);
   }
@@ -193,7 +206,7 @@ function parseAgent(file: string, defaults: Record<string, unknown>, dir: string
   if (typeof workspaceTemplate !== 'string' || workspaceTemplate === '') fail('workspace', 'missing: give the agent workspace directory');
   const expanded = (workspaceTemplate as string).replace(/\{agent\}/g, agentId).replace(/^~(?=$|\/)/, homedir());
   const workspace = isAbsolute(expanded) ? expanded : resolve(dir, expanded);
-  if (!existsSync(workspace) || !statSync(workspace).isDirectory()) fail('workspace', `${workspace} does not exist`);
+  if (!isDirectory(workspace)) fail('workspace', `${workspace} does not exist`);
 
   const duration = (field: string): number => {
     const value = merged[field];

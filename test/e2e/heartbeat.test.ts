@@ -260,6 +260,9 @@ describe.each(stores)('claw heartbeat (%s store)', (store) => {
       [{ schedul: '*/10 * * * *' }, /coo\.json: schedul: unknown key/],
       [{ stallAfter: 'a while' }, /coo\.json: stallAfter: "a while" is not a duration/],
       [{ workspace: '/nonexistent/coo' }, /coo\.json: workspace: \/nonexistent\/coo does not exist/],
+      // A file where a directory should be, as the workspace or on its way there (ENOTDIR): the same line, never exit 70.
+      [{ workspace: '/proc/version' }, /coo\.json: workspace: \/proc\/version does not exist/],
+      [{ workspace: '/proc/version/coo' }, /coo\.json: workspace: \/proc\/version\/coo does not exist/],
       [{ tz: 'Mars/Olympus' }, /coo\.json: tz: unknown time zone "Mars\/Olympus"/],
     ];
     for (const [override, message] of cases) {
