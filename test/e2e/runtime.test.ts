@@ -159,7 +159,13 @@ describe('supported Node versions', () => {
     rmSync(root, { recursive: true, force: true });
   });
 
-  it.skipIf(!node20)(
+  // The build records the addon's SQLite only on a Node that can load the addon: not on 24 (CI's
+  // second pass builds on Node 24, with the addon npm ci built for 20).
+  const recorded = /sqliteVersion:"3\.\d+\.\d+"/.test(readFileSync(join(repoRoot, 'dist', 'claw-status.cjs'), 'utf8'));
+  it.skipIf(self.major >= 24)('a build on Node 20 or 22 records the SQLite linked into the better-sqlite3 addon it found', () => {
+    expect(recorded).toBe(true);
+  });
+  it.skipIf(!node20 || !recorded)(
     "on Node 20, the addon's SQLite version the build recorded is trusted for that very file only: a rebuilt addon is asked again",
     async () => {
       const install = mkdtempSync(join(tmpdir(), 'claw-built-'));
@@ -168,7 +174,6 @@ describe('supported Node versions', () => {
       // What the build recorded, made an unsafe SQLite: believed while the addon is the file it asked.
       const bundle = join(install, 'dist', 'claw-status.cjs');
       const source = readFileSync(bundle, 'utf8');
-      expect(source).toMatch(/sqliteVersion:"3\.\d+\.\d+"/);
       writeFileSync(bundle, source.replace(/sqliteVersion:"3\.\d+\.\d+"/, 'sqliteVersion:"3.41.0"'));
       const bin = join(install, 'bin', 'claw');
       symlinkSync(join(repoRoot, 'node_modules'), join(install, 'node_modules'));
