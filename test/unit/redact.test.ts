@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { redactBytes, redactingStream, redactSecrets, redactStoreUrl, secretValues, storeUrlProblem } from '../../src/redact';
+import { isSecretName, redactBytes, redactingStream, redactSecrets, redactStoreUrl, secretValues, storeUrlProblem } from '../../src/redact';
 
 describe('redactStoreUrl', () => {
   const cases: [string, string][] = [
@@ -101,6 +101,25 @@ describe('secret values', () => {
     expect(values).not.toContain('/home/someone-long');
     // Without the config, a variable that matches no pattern is not a secret.
     expect(secretValues(env)).not.toContain('mine-abcdefgh');
+  });
+
+  it('names the same variables secret as the pattern it replaced, on names built from the words around the boundary', () => {
+    const pattern = /(?:^|_)(?:API_?KEY|ACCESS_KEY|SECRET_KEY|PRIVATE_KEY|TOKEN|SECRET|PASSWORD|PASSWD)$/;
+    const parts = ['API', '_', 'KEY', 'api', 'Key', 'TOKEN', 'token', 'SECRET', 'PASS', 'WORD', 'WD', 'ACCESS', 'PRIVATE', 'X', '9', '-', 'ß', 'ı', ''];
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+    let secret = 0;
+    for (let i = 0; i < 20_000; i++) {
+      let name = '';
+      for (let n = next() % 6; n >= 0; n--) name += parts[next() % parts.length];
+      const expected = pattern.test(name.toUpperCase());
+      expect(isSecretName(name), name).toBe(expected);
+      if (expected) secret++;
+    }
+    expect(secret).toBeGreaterThan(500); // the generator reaches both answers
+    for (const name of ['NVIDIA_API_KEY', 'nvidia_apikey', 'GH_TOKEN', 'PASSWORD', 'DB_PASSWD', 'AWS_SECRET_KEY', 'SECRET'])
+      expect(isSecretName(name), name).toBe(true);
+    for (const name of ['TOKENS', 'XTOKEN', 'MY-TOKEN', 'KEY', 'API', 'HOME', 'PASSWORD_FILE', '']) expect(isSecretName(name), name).toBe(false);
   });
 
   it('survives a config whose gateways are not objects', () => {
