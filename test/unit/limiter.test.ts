@@ -70,7 +70,28 @@ describe('parsing', () => {
     expect([parseDuration('500ms'), parseDuration('2s'), parseDuration('10m'), parseDuration('1h'), parseDuration('90'), parseDuration(1.5)]).toEqual([
       500, 2000, 600_000, 3_600_000, 90_000, 1500,
     ]);
-    for (const bad of ['', '-1s', '5x', '1 hour', 'abc']) expect(parseDuration(bad)).toBeUndefined();
+    for (const bad of ['', '-1s', '5x', '1 hour', 'abc', '.5s', '1.s', '1e3', 'constructor', '1 toString', '1 __proto__'])
+      expect(parseDuration(bad), bad).toBeUndefined();
+  });
+
+  it('durations as the pattern they were read with before, on strings built from their pieces', () => {
+    const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+    const before = (text: string) => {
+      const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text.toLowerCase());
+      return match ? Math.round(Number(match[1]) * units[match[2] ?? 's']!) : undefined;
+    };
+    const parts = ['0', '1', '25', '.', ' ', '\t', '\u00a0', 'ms', 'MS', 's', 'm', 'H', 'd', 'x', '-', 'e', '١', ''];
+    let seed = 11;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+    let parsed = 0;
+    for (let i = 0; i < 20_000; i++) {
+      let text = '';
+      for (let n = next() % 6; n >= 0; n--) text += parts[next() % parts.length];
+      const expected = before(text);
+      expect(parseDuration(text), JSON.stringify(text)).toBe(expected);
+      if (expected !== undefined) parsed++;
+    }
+    expect(parsed).toBeGreaterThan(1000); // the generator reaches both answers
   });
 
   it('priorities', () => {
