@@ -3,9 +3,9 @@
 // imported only by `claw config`. The build succeeds without the optional better-sqlite3.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import Module from 'node:module';
-import { relative, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { idleFleet } from './bench/idle-hour.mjs';
 
 // commander requires node:child_process at load time, only for executable subcommands, which
@@ -28,56 +28,21 @@ const lazyChildProcessInCommander = {
 // its addon named directly, so no `bindings` search of the disk on every start; when not (Node
 // 22/24, or `npm ci --omit=optional`), the same two lines go to dist/better-sqlite3.cjs unbundled,
 // so a later `npm install better-sqlite3@12` works without a rebuild.
-const addonRequest = 'better-sqlite3/build/Release/better_sqlite3.node';
-const betterSqlite = `module.exports = { Database: require('better-sqlite3'), nativeBinding: require.resolve('${addonRequest}') };\n`;
+const betterSqlite =
+  "module.exports = { Database: require('better-sqlite3'), nativeBinding: require.resolve('better-sqlite3/build/Release/better_sqlite3.node') };\n";
 let betterSqliteInstalled = true;
 try {
   Module.createRequire(resolve('package.json')).resolve('better-sqlite3');
 } catch {
   betterSqliteInstalled = false;
 }
-// In the bundle the addon is named by where this build found it, relative to dist/: looking it up
-// through require.resolve (package.json files, node_modules paths) cost every Node 20 start ~0.3 ms.
-// An install laid out otherwise (hoisted by another package manager) has no file there, and the
-// store resolves it then (resolveBinding).
-// Its SQLite is linked into it (better-sqlite3 always compiles an amalgamation in): the build asks it
-// once, on a Node that can load it (not 24, where the store never uses it), and records the file's
-// size and mtime beside the answer; a start that finds that same file trusts the answer, anything
-// else (a rebuild, another copy) is asked again (see loadBetterSqlite).
-let bundledBetterSqliteSource;
-const bundledBetterSqlite = () => (bundledBetterSqliteSource ??= betterSqliteSource());
-const betterSqliteSource = () => {
-  const requireHere = Module.createRequire(resolve('package.json'));
-  const addon = requireHere.resolve(addonRequest);
-  let built = null;
-  if (Number(process.versions.node.split('.')[0]) < 24) {
-    try {
-      const Database = requireHere('better-sqlite3');
-      const db = new Database(':memory:');
-      const sqliteVersion = db.prepare('select sqlite_version() as v').get().v;
-      db.close();
-      const { size, mtimeMs } = statSync(addon);
-      built = { size, mtimeMs, sqliteVersion };
-    } catch {
-      // not loadable by this Node (built for another): every start asks
-    }
-  }
-  return `const { join } = require('node:path');
-module.exports = {
-  Database: require('better-sqlite3'),
-  nativeBinding: join(__dirname, ${JSON.stringify(relative(resolve('dist'), addon))}),
-  resolveBinding: () => require.resolve('${addonRequest}'),
-  built: ${JSON.stringify(built)},
-};
-`;
-};
 const betterSqliteEntry = {
   name: 'better-sqlite3-entry',
   setup(b) {
     b.onResolve({ filter: /^claw-better-sqlite3$/ }, () =>
       betterSqliteInstalled ? { path: 'better-sqlite3-entry', namespace: 'claw-bsq' } : { path: './better-sqlite3.cjs', external: true },
     );
-    b.onLoad({ filter: /.*/, namespace: 'claw-bsq' }, () => ({ contents: bundledBetterSqlite(), resolveDir: resolve('.'), loader: 'js' }));
+    b.onLoad({ filter: /.*/, namespace: 'claw-bsq' }, () => ({ contents: betterSqlite, resolveDir: resolve('.'), loader: 'js' }));
   },
 };
 

@@ -298,11 +298,7 @@ type BetterSqliteModule = {
   Database: new (file: string, options: { timeout: number; nativeBinding?: string | object; readonly?: boolean; fileMustExist?: boolean }) => BetterDatabase;
   /** The addon's path; loadBetterSqlite replaces it with the loaded addon. */
   nativeBinding: string | object;
-  /** The addon's path looked up by require.resolve, for when it is not at nativeBinding (see build.mjs). */
-  resolveBinding?: () => string;
-  /** The addon the build found at nativeBinding, and the SQLite linked into it (see build.mjs). */
-  built?: { size: number; mtimeMs: number; sqliteVersion: string } | null;
-  /** Filled in by loadBetterSqlite. */
+  /** Filled in by loadBetterSqlite from its test database. */
   sqliteVersion?: string;
 };
 
@@ -312,18 +308,10 @@ function loadBetterSqlite(): BetterSqliteModule | string {
   try {
     const module = betterSqliteModule();
     // The addon, loaded here straight from its path: through require() (better-sqlite3's own way)
-    // each start would look the path up again.
-    const path = module.nativeBinding as string;
-    const found = statSync(path, { throwIfNoEntry: false });
+    // each start would look the path up again. Then one throwaway database, for its SQLite version.
     const addon = { exports: {} };
-    process.dlopen(addon, !found && module.resolveBinding ? module.resolveBinding() : path);
+    process.dlopen(addon, module.nativeBinding as string);
     const nativeBinding = addon.exports;
-    // Its SQLite is linked in: the very file the build asked has the version it recorded. Any other
-    // is asked on a throwaway database (any statement on the store's file, even `select
-    // sqlite_version()`, reads its schema and so opens its -wal/-shm, which othersHold's probe must
-    // never do).
-    const built = module.built;
-    if (built && found && found.size === built.size && found.mtimeMs === built.mtimeMs) return { ...module, nativeBinding, sqliteVersion: built.sqliteVersion };
     const probe = new module.Database(':memory:', { timeout: 0, nativeBinding });
     const sqliteVersion = versionOf(probe);
     probe.close();
