@@ -88,14 +88,10 @@ const builtinDefaults: Record<string, unknown> = {
   sourceTimeout: '60s',
 };
 
-/** The JSON object in `file`; `missing` when there is no such file, else a ConfigError. */
-function readJson(file: string, missing?: Record<string, unknown>): Record<string, unknown> {
+function readJson(file: string): Record<string, unknown> {
   let doc: unknown;
   const text = readRegularFile(file, 'roster file');
-  if (text === undefined) {
-    if (missing) return missing;
-    throw new ConfigError(`${file}: no such file`);
-  }
+  if (text === undefined) throw new ConfigError(`${file}: no such file`);
   try {
     doc = JSON.parse(text);
   } catch (err) {
@@ -123,7 +119,7 @@ function loadDefaults(dir: string): Record<string, unknown> {
     throw new ConfigError(`heartbeats dir ${dir} does not exist: pass --heartbeats-dir, set CLAW_HEARTBEATS_DIR or \`claw config set heartbeatsDir <dir>\``);
   }
   const defaultsFile = join(dir, 'defaults.json');
-  const defaults = readJson(defaultsFile, {});
+  const defaults = existsSync(defaultsFile) ? readJson(defaultsFile) : {};
   for (const key of Object.keys(defaults)) {
     if (!agentKeys.has(key) || key === 'id') throw new ConfigError(`${defaultsFile}: unknown key "${key}"`);
   }

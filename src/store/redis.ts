@@ -7,7 +7,7 @@ import { waitBucketName, type Gateway } from '../limiter/types.js';
 import { priorities } from '../priority.js';
 import * as scripts from './redis-scripts.js';
 import { redactStoreUrl as redactUrl } from '../redact.js';
-import type { AdmitRequest, AdmitResult, BlockInfo, CacheEntry, GatewayState, RunRecord, Store } from './types.js';
+import type { AdmitRequest, AdmitResult, BlockInfo, CacheEntry, GatewayState, RunRecord, Store, LeaseHolder } from './types.js';
 import { activeBlock, storedInfo } from './blocks.js';
 
 type Commands = Record<keyof typeof scripts, (...args: (string | number)[]) => Promise<unknown>>;
@@ -254,13 +254,13 @@ export class RedisStore implements Store {
     await this.run.releaseLease(name, owner);
   }
 
-  async leaseHolder(name: string): Promise<{ owner: string; expiresAt: number } | undefined> {
+  async leaseHolder(name: string): Promise<LeaseHolder | undefined> {
     const reply = (await this.run.leaseHolder(name)) as [string?, number?];
     return reply.length === 2 ? { owner: reply[0]!, expiresAt: Number(reply[1]) } : undefined;
   }
 
   /** One script call per name, sent together: one round trip's wait for them all. */
-  async leaseHolders(names: readonly string[]): Promise<({ owner: string; expiresAt: number } | undefined)[]> {
+  async leaseHolders(names: readonly string[]): Promise<(LeaseHolder | undefined)[]> {
     return Promise.all(names.map((name) => this.leaseHolder(name)));
   }
 

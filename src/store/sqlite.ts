@@ -7,7 +7,7 @@ import { decide, effectiveWindow, type AdmissionWindow } from '../limiter/admiss
 import { waitBucketName, type Gateway } from '../limiter/types.js';
 import { priorities } from '../priority.js';
 import { openDatabase, storeFault, type SqliteConnection, type SqliteStatement } from './sqlite-driver.js';
-import type { AdmitRequest, AdmitResult, BlockInfo, CacheEntry, GatewayState, RunRecord, Store } from './types.js';
+import type { AdmitRequest, AdmitResult, BlockInfo, CacheEntry, GatewayState, RunRecord, Store, LeaseHolder } from './types.js';
 import { activeBlock, blockEnd, legacyOrigin, storedInfo, type StoredBlock } from './blocks.js';
 import { maxBlockMs } from '../limiter/backoff.js';
 import { currentBoot, monotonicMs, timeline } from './clock.js';
@@ -564,7 +564,7 @@ export class SqliteStore implements Store {
     this.write(() => this.stmt(`delete from leases where name = ? and owner = ?`).run(name, owner));
   }
 
-  async leaseHolder(name: string): Promise<{ owner: string; expiresAt: number } | undefined> {
+  async leaseHolder(name: string): Promise<LeaseHolder | undefined> {
     return this.read(() => {
       const now = this.readNow();
       const row = this.stmt(`select owner, expires_at from leases where name = ? and expires_at > ?`).get(name, now) as
@@ -573,7 +573,7 @@ export class SqliteStore implements Store {
     });
   }
 
-  async leaseHolders(names: readonly string[]): Promise<({ owner: string; expiresAt: number } | undefined)[]> {
+  async leaseHolders(names: readonly string[]): Promise<(LeaseHolder | undefined)[]> {
     return this.read(() => {
       const rows = this.stmt(`select name, owner, expires_at from leases where expires_at > ? and name in (select value from json_each(?))`).all(
         this.readNow(),

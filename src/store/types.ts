@@ -135,14 +135,20 @@ export interface CacheStore extends StoreClock {
   cacheEntries(): Promise<Omit<CacheEntry, 'value'>[]>;
 }
 
+/** Who holds a lease, and until when (store time). */
+export interface LeaseHolder {
+  owner: string;
+  expiresAt: number;
+}
+
 export interface LeaseStore {
   /** Takes the named lease if it is free, expired or already ours. */
   acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean>;
   releaseLease(name: string, owner: string): Promise<void>;
   /** Who holds the named lease and until when, if anyone does. */
-  leaseHolder(name: string): Promise<{ owner: string; expiresAt: number } | undefined>;
+  leaseHolder(name: string): Promise<LeaseHolder | undefined>;
   /** leaseHolder of each name, in one read (status asks it of every agent's run lock). */
-  leaseHolders(names: readonly string[]): Promise<({ owner: string; expiresAt: number } | undefined)[]>;
+  leaseHolders(names: readonly string[]): Promise<(LeaseHolder | undefined)[]>;
 }
 
 /** Long-lived state documents (per-agent task memory): no TTL, not touched by `cache clear`. */
