@@ -17,6 +17,13 @@ export function prng(seed: number): () => number {
 export type Rand = () => number;
 const pick = <T>(rand: Rand, items: readonly T[]): T => items[Math.floor(rand() * items.length)]!;
 
+/** One to six of `parts`, joined: inputs for checking a parser against the one it replaced. */
+export function joinedParts(rand: Rand, parts: readonly string[]): string {
+  let text = '';
+  for (let n = Math.floor(rand() * 6); n >= 0; n--) text += pick(rand, parts);
+  return text;
+}
+
 export const controlText = 'a\u0000b\u001b[31mred\u001b[0m\u0007bell\r\nnext\u001b]0;title\u0007\u202egnp.exe\u0085\u009b2J\ud800';
 export const prototypeWords = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', 'prototype'] as const;
 

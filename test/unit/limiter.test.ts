@@ -8,6 +8,7 @@ import { parsePriority } from '../../src/priority';
 import { configProblem } from '../../src/config/config';
 import { maxTime, timeline } from '../../src/store/clock';
 import { activeBlock, blockEnd, storedInfo } from '../../src/store/blocks';
+import { joinedParts, prng } from '../helpers/hostile';
 
 const t = toGateway('t', { limit: 5, window: '10s', margin: 0 });
 
@@ -81,12 +82,10 @@ describe('parsing', () => {
       return match ? Math.round(Number(match[1]) * units[match[2] ?? 's']!) : undefined;
     };
     const parts = ['0', '1', '25', '.', ' ', '\t', '\u00a0', 'ms', 'MS', 's', 'm', 'H', 'd', 'x', '-', 'e', '١', ''];
-    let seed = 11;
-    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+    const rand = prng(11);
     let parsed = 0;
     for (let i = 0; i < 20_000; i++) {
-      let text = '';
-      for (let n = next() % 6; n >= 0; n--) text += parts[next() % parts.length];
+      const text = joinedParts(rand, parts);
       const expected = before(text);
       expect(parseDuration(text), JSON.stringify(text)).toBe(expected);
       if (expected !== undefined) parsed++;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isSecretName, redactBytes, redactingStream, redactSecrets, redactStoreUrl, secretValues, storeUrlProblem } from '../../src/redact';
+import { joinedParts, prng } from '../helpers/hostile';
 
 describe('redactStoreUrl', () => {
   const cases: [string, string][] = [
@@ -106,12 +107,10 @@ describe('secret values', () => {
   it('names the same variables secret as the pattern it replaced, on names built from the words around the boundary', () => {
     const pattern = /(?:^|_)(?:API_?KEY|ACCESS_KEY|SECRET_KEY|PRIVATE_KEY|TOKEN|SECRET|PASSWORD|PASSWD)$/;
     const parts = ['API', '_', 'KEY', 'api', 'Key', 'TOKEN', 'token', 'SECRET', 'PASS', 'WORD', 'WD', 'ACCESS', 'PRIVATE', 'X', '9', '-', 'ß', 'ı', ''];
-    let seed = 7;
-    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+    const rand = prng(7);
     let secret = 0;
     for (let i = 0; i < 20_000; i++) {
-      let name = '';
-      for (let n = next() % 6; n >= 0; n--) name += parts[next() % parts.length];
+      const name = joinedParts(rand, parts);
       const expected = pattern.test(name.toUpperCase());
       expect(isSecretName(name), name).toBe(expected);
       if (expected) secret++;
