@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { finished, runClaw, sandbox, startClaw, statusJson, stores, type Result } from '../helpers/claw';
+import { finished, runClaw, sandbox, startClaw, statusJson, timingStores, type Result } from '../helpers/claw';
 
 const key = 'sk-test-SECRET-0123456789';
 const tenMinutes = 600_000;
@@ -52,7 +52,7 @@ function gatewayConfig(url: string, extra: Record<string, unknown> = {}) {
   return { gateways: { nv: { match: ['nv'], limit: 100, window: '1s', baseUrl: url, apiKeyEnv: 'NV_KEY', ...extra } } };
 }
 
-describe.each(stores)('Retry-After and blocks (%s store)', (store) => {
+describe.each(timingStores)('Retry-After and blocks (%s store)', (store) => {
   for (const retryAfter of ['99999999999999999999', '86400', 'Thu, 01 Jan 2099 00:00:00 GMT']) {
     it(`Retry-After ${retryAfter}: blocked for at most 10 min, --max-wait honoured, status shows the origin, claw unblock clears it`, async () => {
       const server = await limitedServer(retryAfter);

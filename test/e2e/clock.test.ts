@@ -5,11 +5,11 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { busiestWindow, logStart, readStarts, runClaw, sandbox, statusJson, stores } from '../helpers/claw';
+import { busiestWindow, logStart, readStarts, runClaw, sandbox, statusJson, timingStores } from '../helpers/claw';
 
 const day = 86_400_000;
 
-describe.each(stores)('clock steps (%s store)', (store) => {
+describe.each(timingStores)('clock steps (%s store)', (store) => {
   it('a process a day ahead (or behind) freezes nothing: normal processes get through within one window, and the limit holds', async () => {
     const box = sandbox({}, store);
     box.writeConfig({ gateways: { t: { limit: 2, window: '3s' } } });

@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { finished, runClaw, sandbox, startClaw, statusJson, stores } from '../helpers/claw';
+import { finished, runClaw, sandbox, startClaw, statusJson, timingStores } from '../helpers/claw';
 import { startGateway, type FakeGateway } from '../helpers/gateway-server';
 
 const key = 'sk-test-SECRET-0123456789';
@@ -18,7 +18,7 @@ function configFor(url: string, limit: number, windowS: number) {
   return { gateways: { nv: { match: ['nv'], limit, window: `${windowS}s`, baseUrl: url, apiKeyEnv: 'NV_KEY' } } };
 }
 
-describe.each(stores)('claw call --prompt against a real server (%s store)', (store) => {
+describe.each(timingStores)('claw call --prompt against a real server (%s store)', (store) => {
   it('makes zero 429s when its limit matches the server', async () => {
     server = await startGateway(4, 2000);
     const box = sandbox({ NV_KEY: key }, store);

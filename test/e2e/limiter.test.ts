@@ -2,13 +2,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { busiestWindow, finished, logStart, readStarts, runClaw, sandbox, startClaw, statusJson, stores, waitFor } from '../helpers/claw';
+import { busiestWindow, finished, logStart, readStarts, runClaw, sandbox, startClaw, statusJson, timingStores, waitFor } from '../helpers/claw';
 
 const marginMs = 250;
 
 const starts = readStarts;
 
-describe.each(stores)('shared limit across processes (%s store)', (store) => {
+describe.each(timingStores)('shared limit across processes (%s store)', (store) => {
   it('40 processes through a 5-per-2s gateway: no 2s window holds more than 5 starts, and the limit is used', async () => {
     const box = sandbox({}, store);
     box.writeConfig({ gateways: { t: { limit: 5, window: '2s' } } });

@@ -2,7 +2,7 @@
 // at once, `claw call` exits 75 (or takes its fallback), a heartbeat defers; none calls the provider.
 import OpenAI from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runClaw, sandbox, statusJson, stores } from '../helpers/claw';
+import { runClaw, sandbox, statusJson, timingStores } from '../helpers/claw';
 import { fleet, isDispatch, isNotify } from '../helpers/fleet';
 import { startUpstream, type Upstream } from '../helpers/openai-upstream';
 import { startProxyProcess, stopAllProxies, type ProxyProcess } from '../helpers/proxy';
@@ -30,7 +30,7 @@ const ask = (proxy: ProxyProcess) =>
     .create({ model: 'm', messages: [{ role: 'user', content: 'hi' }] })
     .catch((err) => err);
 
-describe.each(stores)('quota blocks (%s store)', (store) => {
+describe.each(timingStores)('quota blocks (%s store)', (store) => {
   it('a spent quota blocks every process after one upstream answer', async () => {
     const provider = await upstream();
     const other = await upstream();

@@ -2,7 +2,7 @@
 // rolling-window provider on 127.0.0.1; `claw call` processes share its store.
 import OpenAI from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
-import { busiestWindow, finished, runClaw, sandbox, startClaw, statusJson, stores, waitFor } from '../helpers/claw';
+import { busiestWindow, finished, runClaw, sandbox, startClaw, statusJson, timingStores, waitFor } from '../helpers/claw';
 import { fleet } from '../helpers/fleet';
 import { startUpstream, usageFor, type Upstream } from '../helpers/openai-upstream';
 import { startProxyProcess, stopAllProxies, type ProxyProcess } from '../helpers/proxy';
@@ -30,7 +30,7 @@ const expectNoKeys = (...texts: string[]) => {
   }
 };
 
-describe.each(stores)('claw proxy and the shared limit (%s store)', (store) => {
+describe.each(timingStores)('claw proxy and the shared limit (%s store)', (store) => {
   it('answers concurrent requests beyond the limit, streamed or not, with zero 429s upstream', async () => {
     upstream = await startUpstream({ limit: 3, windowMs: 2000, chunks: 3 });
     const box = sandbox({ NV_KEY: key }, store);
