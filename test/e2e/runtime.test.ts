@@ -333,13 +333,19 @@ describe('the -wal/-shm files deleted under running processes', () => {
     for (const node of nodes) {
       const box = sandbox();
       const windowMs = 2000;
-      box.writeConfig({ gateways: { t: { limit: 1, window: '2s' } } });
+      // A margin of 1 s: a start is logged by `sh` after its admission, later still while a dozen
+      // processes boot; a store split in two admits within about 100 ms and is still caught.
+      box.writeConfig({ gateways: { t: { limit: 1, window: '2s', margin: '1s' } } });
       const log = join(box.root, 'starts.log');
       const command = ['call', '--gateway', 't', '--max-wait', '20s', '--', 'sh', '-c', `echo "start $(date +%s%3N)" >> "${log}"`];
       expect((await run(node, ['call', '--gateway', 'u', '--', 'true'], box.env)).code).toBe(0);
       const before = Array.from({ length: 6 }, () => run(node, command, box.env));
       await waitFor(() => readStarts(log).length >= 1, 20_000, 20);
-      // Let the waiters queue, then pull the files out from under them.
+      // Let the waiters queue (at least one, however slowly they boot), then pull the files out from under them.
+      await waitFor(
+        async () =>
+          JSON.parse((await run(node, ['status', '--json'], box.env)).stdout).gateways.find((g: { name: string }) => g.name === 't').waiters.normal >= 1,
+      );
       await new Promise((r) => setTimeout(r, 300));
       unlinkSync(join(box.stateDir, 'claw.db-wal'));
       unlinkSync(join(box.stateDir, 'claw.db-shm'));

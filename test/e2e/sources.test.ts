@@ -184,16 +184,19 @@ describe('hostile source data', () => {
   }, 180_000);
 
   it('paging that outlasts one source timeout keeps its refresh lease: a second heartbeat waits instead of paging again', async () => {
-    // sourceTimeout 2s: the refresh lease is 2 × 2 s + 5 s = 9 s; eight pages at 1.5 s each take 12 s.
-    const f = fleet({ agents: ['coo', 'secretary'], defaults: { sourceTimeout: '2s', workboard: undefined }, env: { FAKE_DELAY_MS: '1500' } });
-    f.setIssues(smallIssues(750, secretaryId, 700));
+    // sourceTimeout 4s: the refresh lease is 2 × 4 s + 5 s = 13 s; eleven pages at 1.5 s each take 16.5 s.
+    // Each call has 2.5 s beyond the fake's delay for its own start, even on a loaded machine.
+    const f = fleet({ agents: ['coo', 'secretary'], defaults: { sourceTimeout: '4s', workboard: undefined }, env: { FAKE_DELAY_MS: '1500' } });
+    f.setIssues(smallIssues(1050, secretaryId, 1000));
     const first = runClaw(heartbeat('coo', '--dry-run'), f.env);
     await new Promise((r) => setTimeout(r, 1000));
     const [a, b] = await Promise.all([first, runClaw(heartbeat('secretary', '--dry-run'), f.env)]);
     expect([a.code, b.code]).toEqual([0, 0]);
-    expect(JSON.parse(b.stdout).claimable.map((t: any) => t.id)).toEqual(['MUL-700']);
-    const offsets = f.calls(isIssueList).map((c) => c.argv[c.argv.indexOf('--offset') + 1]);
-    expect(offsets).toEqual(['0', '100', '200', '300', '400', '500', '600', '700']);
+    expect(JSON.parse(b.stdout).claimable.map((t: any) => t.id)).toEqual(['MUL-1000']);
+    const pages = f.calls(isIssueList);
+    expect(pages.map((c) => c.argv[c.argv.indexOf('--offset') + 1])).toEqual(['0', '100', '200', '300', '400', '500', '600', '700', '800', '900', '1000']);
+    // The paging did outlast one lease: without renewal the second heartbeat would have paged again.
+    expect(pages.at(-1)!.at - pages[0]!.at).toBeGreaterThan(13_000);
   }, 120_000);
 
   it('follows a symlinked TODO.md and tasks/; a link loop ends', async () => {
