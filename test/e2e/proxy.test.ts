@@ -132,7 +132,8 @@ describe('claw proxy', () => {
   it('takes the priority from x-claw-priority, else the roster priority of x-claw-agent, else proxy.priority', async () => {
     upstream = await startUpstream();
     const f = fleet({ agents: ['coo'], agentOverrides: { coo: { priority: 'high' } }, env: { NV_KEY: key } });
-    f.writeConfig({ ...gatewayConfig(upstream.url, 1, '2s'), proxy: { priority: 'low' } });
+    // A 3 s window: all three are queued (two status checks between them) long before the slot frees.
+    f.writeConfig({ ...gatewayConfig(upstream.url, 1, '3s'), proxy: { priority: 'low' } });
     const proxy = await startProxyProcess(f.env);
     await sdk(proxy).chat.completions.create(ask('first'));
     // Queued one after the other, lowest first: the slots go by priority, not by arrival.
