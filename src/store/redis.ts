@@ -7,7 +7,7 @@ import { waitBucketName, type Gateway } from '../limiter/types.js';
 import { priorities } from '../priority.js';
 import * as scripts from './redis-scripts.js';
 import { redactStoreUrl as redactUrl } from '../redact.js';
-import type { AdmitRequest, AdmitResult, BlockInfo, CacheEntry, GatewayState, RunRecord, Store, LeaseHolder } from './types.js';
+import type { AdmitRequest, AdmitResult, BlockInfo, CacheEntry, GatewayState, LeaseHolder, RunRecord, Store } from './types.js';
 import { activeBlock, storedInfo } from './blocks.js';
 
 type Commands = Record<keyof typeof scripts, (...args: (string | number)[]) => Promise<unknown>>;

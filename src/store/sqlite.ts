@@ -7,7 +7,7 @@ import { decide, effectiveWindow, type AdmissionWindow } from '../limiter/admiss
 import { waitBucketName, type Gateway } from '../limiter/types.js';
 import { priorities } from '../priority.js';
 import { openDatabase, storeFault, type SqliteConnection, type SqliteStatement } from './sqlite-driver.js';
-import type { AdmitRequest, AdmitResult, BlockInfo, CacheEntry, GatewayState, RunRecord, Store, LeaseHolder } from './types.js';
+import type { AdmitRequest, AdmitResult, BlockInfo, CacheEntry, GatewayState, LeaseHolder, RunRecord, Store } from './types.js';
 import { activeBlock, blockEnd, legacyOrigin, storedInfo, type StoredBlock } from './blocks.js';
 import { maxBlockMs } from '../limiter/backoff.js';
 import { currentBoot, monotonicMs, timeline } from './clock.js';

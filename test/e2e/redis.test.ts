@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { busiestWindow, finished, logStart, readStarts, runClaw, sandbox, startClaw, statusJson } from '../helpers/claw';
+import { busiestWindow, finished, logStart, readStarts, runClaw, sandbox, startClaw, statusJson, timingStores } from '../helpers/claw';
 import { freePort, redisServer, type RedisServer } from '../helpers/redis';
 
 const servers: RedisServer[] = [];
@@ -13,7 +13,7 @@ afterAll(async () => {
 
 const startTimes = (log: string) => readStarts(log).map((s) => s.at);
 
-describe.runIf(process.env.CLAW_TEST_REDIS_URL && process.env.CLAW_TEST_TIMING_REDIS !== 'no')('the Redis store', () => {
+describe.runIf(timingStores.includes('redis'))('the Redis store', () => {
   it('two hosts with separate state dirs and clocks minutes apart share one limit in every rolling window', async () => {
     const hostA = sandbox({}, 'redis');
     const prefix = JSON.parse(readFileSync(join(hostA.configDir, 'config.json'), 'utf8')).storePrefix;
